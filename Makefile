@@ -1,0 +1,34 @@
+# The two commands the README gives: `make demo` (install + run the main job on the sample
+# data) and `make test` (install + run the tests). Everything installs into .venv/.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO := out/demo
+
+.PHONY: install demo test lock clean
+
+$(BIN)/.installed: requirements.lock setup.py
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "lipflow needs Python 3.11 (found %s); set PYTHON=python3.11" % sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip==25.3
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/pip check
+	touch $@
+
+install: $(BIN)/.installed
+
+demo: install
+	$(BIN)/lipflow preprocess --input data/sample/grid_s1 --output $(DEMO)/clips
+	$(BIN)/lipflow contact-sheet --data $(DEMO)/clips --output $(DEMO)/contact_sheet.png
+	@echo "Demo done: clips, dead letters and manifest in $(DEMO)/clips; look at $(DEMO)/contact_sheet.png"
+
+test: install
+	$(BIN)/python -m pytest -q tests
+
+lock: install
+	(echo "# Exact pins of every package lipflow installs (Python 3.11). Remake with: make lock"; \
+	 $(BIN)/pip freeze --exclude-editable | grep -v '^lipflow') > requirements.lock
+
+clean:
+	rm -rf $(VENV) out

@@ -1,0 +1,5 @@
+import sys
+
+from lipflow.cli import main
+
+sys.exit(main())

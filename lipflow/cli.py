@@ -1,0 +1,147 @@
+"""The `lipflow` command: one entry point, one subcommand per job."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+EXIT_OK = 0
+EXIT_FAILED_RUN = 1
+EXIT_BAD_SETUP = 3
+
+_DESCRIPTION = """\
+lipflow turns talking-face video with word timings into word-aligned mouth-crop
+datasets (and, as they are built, trains and evaluates lip-reading models on them).
+
+Subcommands:
+  preprocess      video + transcripts -> word clips as sharded GZIP TFRecords
+  contact-sheet   draw clips read back from TFRecords into a PNG, to look at them
+
+Run `lipflow SUBCOMMAND --help` for the flags of each."""
+
+
+def _preprocess_parser(subparsers) -> argparse.ArgumentParser:
+    from pipelines.preprocess.options import PreprocessOptions
+
+    parser = subparsers.add_parser(
+        "preprocess", help="video + transcripts -> word-aligned mouth-crop TFRecords",
+        description="Decodes each video at a constant frame rate, tracks 68 facial landmarks, "
+                    "warps every frame to a mean face, crops the grey mouth region and cuts a "
+                    "fixed window around each word. Writes clips-*.tfrecord.gz, "
+                    "dead_letters.jsonl (every failure with its reason) and manifest.json "
+                    "(accounts for every input) into --output. Flags this command does not "
+                    "know are passed to Apache Beam (e.g. --runner DataflowRunner --project P "
+                    "--region R --temp_location gs://...); without --runner it runs locally on "
+                    "all cores.")
+    PreprocessOptions._add_argparse_args(parser)
+    return parser
+
+
+def _contact_sheet_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "contact-sheet", help="draw word clips from TFRecords into a PNG",
+        description="Reads clips back through the schema's parser and draws one row per clip "
+                    "(every --step-th frame; a white bar marks frames inside the word).")
+    parser.add_argument("--data", required=True, help="folder holding clips-*.tfrecord.gz")
+    parser.add_argument("--output", required=True, help="PNG file to write")
+    parser.add_argument("--clips", type=int, default=12, help="number of clips (rows)")
+    parser.add_argument("--step", type=int, default=3, help="draw every n-th frame")
+    return parser
+
+
+def _summary(manifest: dict, output: str) -> str:
+    words, videos = manifest["words"], manifest["videos"]
+    lines = [f"lipflow preprocess: {videos['seen']} videos, {words['seen']} words -> "
+             f"{words['written']} clips written, {words['failed']} words failed "
+             f"({videos['failed']} videos failed whole)"]
+    lines += [f"  {count:6d}  {reason}" for reason, count in manifest["failures"].items()]
+    lines += [f"  clips:        {output}/clips-*.tfrecord.gz",
+              f"  dead letters: {output}/dead_letters.jsonl",
+              f"  manifest:     {output}/manifest.json"]
+    return "\n".join(lines)
+
+
+def _run_preprocess(args: argparse.Namespace, argv: list[str]) -> int:
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipelines.preprocess import job
+    from pipelines.preprocess.inputs import list_inputs
+    from pipelines.preprocess.landmarks import LandmarkModelUnavailable
+    from pipelines.preprocess.options import config_from_options
+
+    try:
+        options = PipelineOptions(job.default_direct_options(argv))
+        config = config_from_options(options)
+        listing = list_inputs(args.input)
+    except ValueError as err:
+        print(f"lipflow preprocess: {err}", file=sys.stderr)
+        return EXIT_BAD_SETUP
+    if not listing.videos:
+        print(f"lipflow preprocess: no videos found in {args.input!r}", file=sys.stderr)
+        return EXIT_BAD_SETUP
+    try:
+        manifest = job.run(listing, config, args.input, args.output, options)
+    except LandmarkModelUnavailable as err:
+        print(f"lipflow preprocess: {err}", file=sys.stderr)
+        return EXIT_BAD_SETUP
+    print(_summary(manifest, args.output))
+    return _verdict(manifest, config.max_failure_fraction)
+
+
+def _verdict(manifest: dict, max_failure_fraction: float) -> int:
+    words = manifest["words"]
+    if not manifest["balanced"]:
+        print("lipflow preprocess: the manifest does not balance (words seen != written + "
+              "failed); this is a bug, please report it with the manifest", file=sys.stderr)
+        return EXIT_FAILED_RUN
+    if words["written"] == 0:
+        print("lipflow preprocess: no clip was written; see dead_letters.jsonl for why",
+              file=sys.stderr)
+        return EXIT_FAILED_RUN
+    failed_share = words["failed"] / max(words["seen"], 1)
+    if failed_share > max_failure_fraction:
+        print(f"lipflow preprocess: {failed_share:.0%} of words failed, more than "
+              f"--max_failure_fraction {max_failure_fraction}; see dead_letters.jsonl",
+              file=sys.stderr)
+        return EXIT_FAILED_RUN
+    return EXIT_OK
+
+
+def _run_contact_sheet(args: argparse.Namespace) -> int:
+    from pipelines.preprocess.contact_sheet import write_contact_sheet
+
+    try:
+        path = write_contact_sheet(args.data, args.output, args.clips, args.step)
+    except ValueError as err:
+        print(f"lipflow contact-sheet: {err}", file=sys.stderr)
+        return EXIT_BAD_SETUP
+    print(f"lipflow contact-sheet: wrote {path}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lipflow", description=_DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--log-level", default="INFO", help="logging level (default: INFO)")
+    subparsers = parser.add_subparsers(dest="command", metavar="SUBCOMMAND", required=True)
+    _preprocess_parser(subparsers)
+    _contact_sheet_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "preprocess":
+        return _run_preprocess(args, argv[argv.index("preprocess") + 1:])
+    if unknown:
+        parser.error(f"unrecognised arguments: {' '.join(unknown)}")
+    return _run_contact_sheet(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

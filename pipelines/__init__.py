@@ -1,0 +1,1 @@
+"""Beam jobs of lipflow and their stages."""

@@ -1,0 +1,1 @@
+"""The preprocess job: raw video + word timings -> word-aligned mouth-crop TFRecords."""

@@ -1,0 +1,60 @@
+"""The preprocess job's settings: one typed, frozen place, checked on construction."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from pipelines.preprocess.landmarks import BACKENDS
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """Everything that shapes the clips the preprocess job writes.
+
+    Times are in seconds, lengths in frames of the output rate `fps`, sizes in pixels.
+    """
+
+    fps: float = 25.0
+    window_length: int = 29            # LRW: 29 frames = 1.16 s centred on the word
+    crop_size: int = 96                # side of the square grey mouth crop
+    max_side: int = 1280               # larger frames are scaled down before anything else
+    landmarks: str = "dlib"            # landmark backend: dlib (offline default) or fan
+    landmark_device: str = "cpu"       # torch device for the fan backend
+    detect_every: int = 5              # run the face detector on every n-th frame, track between
+    detect_max_side: int = 640         # frames are scaled to this for detection only
+    upsample: int = 0                  # dlib detector upsampling for small faces
+    max_gap: int = 12                  # frames without a face that may be interpolated over
+    smooth_window: int = 12            # centred moving average of landmarks, in frames
+    end_tolerance: float = 0.08        # a word may end this far past the video's end (clamped)
+    num_shards: int = 0                # TFRecord shards; 0 lets the runner choose
+    max_failure_fraction: float = 0.5  # above this share of failed words the run is an error
+
+    def __post_init__(self):
+        positive = ("fps", "window_length", "crop_size", "max_side", "detect_every",
+                    "detect_max_side", "smooth_window")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        if self.landmarks not in BACKENDS:
+            raise ValueError(f"landmarks must be one of {BACKENDS}, got {self.landmarks!r}")
+        if self.crop_size < 16 or self.crop_size > self.max_side:
+            raise ValueError(f"crop_size must be in [16, max_side], got {self.crop_size!r}")
+        if self.max_gap < 0 or self.upsample < 0 or self.num_shards < 0:
+            raise ValueError("max_gap, upsample and num_shards must be >= 0")
+        if not 0.0 <= self.max_failure_fraction <= 1.0:
+            raise ValueError(
+                f"max_failure_fraction must be in [0, 1], got {self.max_failure_fraction!r}")
+
+    @property
+    def context_frames(self) -> int:
+        """Frames of landmarks wanted on each side of a window, for smoothing and gaps."""
+        return self.smooth_window // 2 + self.max_gap
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def default() -> PreprocessConfig:
+    """LRW conventions: 25 fps, 29-frame windows, 96x96 crops, dlib landmarks."""
+    return PreprocessConfig()

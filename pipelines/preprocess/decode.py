@@ -1,0 +1,152 @@
+"""Streaming decode of a video into constant-rate grey frames with ffmpeg.
+
+ffmpeg resamples the source to a constant frame rate on the source's own timestamps
+(`setpts=PTS-STARTPTS,fps=25`), so output frame i shows time i/fps seconds after the
+first source frame whatever the source rate (variable frame rate included), and word
+times map to frames by multiplication. Frames come out as a stream of PGM images:
+each carries its own size in its header, so no probe is needed before decoding,
+rotation metadata (applied by ffmpeg) cannot desynchronise the reader, and only one
+frame is held in memory at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import threading
+from dataclasses import dataclass, field
+from typing import IO, Iterator
+
+import ffmpeg
+import numpy as np
+
+from pipelines.preprocess.errors import RecordError
+
+FFMPEG_ENV = "LIPFLOW_FFMPEG"
+_STDERR_KEEP = 4000
+
+_NO_VIDEO_MARKERS = ("matches no streams", "does not contain any stream")
+_NOT_VIDEO_MARKERS = ("Invalid data found when processing input", "could not find codec parameters",
+                      "Invalid argument")
+
+
+def ffmpeg_executable() -> str:
+    """Path of the ffmpeg to run: $LIPFLOW_FFMPEG, else the system's, else the wheel's."""
+    configured = os.environ.get(FFMPEG_ENV)
+    if configured:
+        return configured
+    system = shutil.which("ffmpeg")
+    if system:
+        return system
+    try:
+        import imageio_ffmpeg
+    except ImportError as err:
+        raise RuntimeError(
+            "No ffmpeg found: install it on the PATH, set LIPFLOW_FFMPEG, "
+            "or install the imageio-ffmpeg package that ships one") from err
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def ffmpeg_version(executable: str | None = None) -> str:
+    """First line of `ffmpeg -version`, for manifests."""
+    out = subprocess.run([executable or ffmpeg_executable(), "-version"], capture_output=True,
+                         text=True, check=False).stdout
+    return out.splitlines()[0] if out else "unknown"
+
+
+@dataclass
+class DecodeReport:
+    """What a finished decode said: frames delivered and what ffmpeg complained about."""
+
+    frames: int = 0
+    width: int = 0
+    height: int = 0
+    stderr: str = field(default="", repr=False)
+
+
+def _ffmpeg_command(path: str, fps: float, max_side: int, threads: int) -> list[str]:
+    # "file:" keeps names with a leading '-' or a ':' from being read as options or protocols.
+    source = ffmpeg.input("file:" + os.path.abspath(path), threads=threads)
+    video = (source["v:0"]
+             .filter("setpts", "PTS-STARTPTS")
+             .filter("fps", fps=fps)
+             .filter("scale", w=f"min(iw,{max_side})", h=f"min(ih,{max_side})",
+                     force_original_aspect_ratio="decrease", force_divisible_by=2)
+             .filter("format", "gray"))
+    out = video.output("pipe:", format="image2pipe", vcodec="pgm", threads=threads)
+    return out.global_args("-nostdin", "-hide_banner", "-loglevel", "error").compile(
+        cmd=ffmpeg_executable())
+
+
+def _read_exact(stream: IO[bytes], size: int) -> bytes:
+    data = stream.read(size)
+    return data if data is not None else b""
+
+
+def _read_pgm(stream: IO[bytes]) -> np.ndarray | None:
+    """One PGM frame from the pipe as uint8 [H, W], or None at the end of the stream."""
+    magic = stream.readline()
+    if not magic:
+        return None
+    size_line = stream.readline()
+    stream.readline()  # maxval, always 255 for gray
+    if magic.strip() != b"P5":
+        raise RuntimeError(f"ffmpeg wrote an unexpected frame header {magic[:20]!r}")
+    width, height = (int(v) for v in size_line.split())
+    data = _read_exact(stream, width * height)
+    if len(data) != width * height:
+        return None
+    return np.frombuffer(data, dtype=np.uint8).reshape(height, width)
+
+
+def _drain(stream: IO[bytes], sink: list[bytes]) -> None:
+    for chunk in iter(lambda: stream.read(4096), b""):
+        sink.append(chunk)
+
+
+def _failure_reason(stderr: str) -> str:
+    if any(marker in stderr for marker in _NO_VIDEO_MARKERS):
+        return "no_video_stream"
+    if any(marker in stderr for marker in _NOT_VIDEO_MARKERS):
+        return "not_a_video"
+    return "corrupt_video"
+
+
+def decode_frames(path: str, report: DecodeReport, fps: float = 25.0, max_side: int = 1280,
+                  threads: int = 1) -> Iterator[np.ndarray]:
+    """Yields the video's frames as uint8 [H, W] grey at `fps`, one at a time.
+
+    Frames larger than `max_side` on either side are scaled down keeping the aspect.
+    `report` is filled as frames go and completed when the stream ends. Raises
+    RecordError (reasons: missing_video, empty_file, no_video_stream, not_a_video,
+    corrupt_video, no_frames) for a video that cannot be decoded.
+    """
+    if not os.path.isfile(path):
+        raise RecordError("missing_video", f"{path!r} does not exist or is not a file")
+    if os.path.getsize(path) == 0:
+        raise RecordError("empty_file", f"{path!r} is zero bytes long")
+    command = _ffmpeg_command(path, fps, max_side, threads)
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    errors: list[bytes] = []
+    drainer = threading.Thread(target=_drain, args=(process.stderr, errors), daemon=True)
+    drainer.start()
+    try:
+        while (frame := _read_pgm(process.stdout)) is not None:
+            report.frames += 1
+            report.height, report.width = frame.shape
+            yield frame
+    finally:
+        process.stdout.close()
+        returncode = process.wait()
+        drainer.join()
+        report.stderr = b"".join(errors).decode("utf-8", "replace")[-_STDERR_KEEP:]
+    if returncode != 0 or report.frames == 0:
+        reason = _failure_reason(report.stderr) if returncode != 0 else "no_frames"
+        raise RecordError(reason, f"ffmpeg exited {returncode} after {report.frames} frames: "
+                                  f"{report.stderr.strip()[-500:] or 'no message'}")
+    if report.stderr.strip():
+        logging.getLogger(__name__).info("ffmpeg reported problems in %s: %s", path,
+                                         report.stderr.strip()[-300:])

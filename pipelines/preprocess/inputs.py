@@ -1,0 +1,174 @@
+"""What to process: videos, each with its transcript, from a folder or a manifest file.
+
+A folder is searched recursively. A video's transcript is the file with the same
+stem and a transcript suffix, beside it or in a sibling folder (GRID keeps `video/`
+and `align/` side by side). A manifest is a CSV (header row) or JSON Lines file with
+a `video` column and optional `transcript`, `speaker` and `split` columns; relative
+paths are relative to the manifest. Transcripts that no video claims are listed so
+that the run can report them instead of ignoring them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections import defaultdict
+from dataclasses import dataclass
+
+from pipelines.preprocess.transcripts import TRANSCRIPT_SUFFIXES
+
+VIDEO_SUFFIXES = (".mp4", ".mpg", ".mpeg", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".ts",
+                  ".flv", ".wmv")
+MANIFEST_SUFFIXES = (".csv", ".jsonl")
+
+
+@dataclass(frozen=True)
+class VideoInput:
+    """One video to process. `transcript` is None when none was found."""
+
+    video: str
+    video_id: str
+    transcript: str | None
+    speaker: str = ""
+    split: str = ""
+
+
+@dataclass(frozen=True)
+class InputListing:
+    """The videos found, and transcripts that belong to no video."""
+
+    videos: tuple[VideoInput, ...]
+    orphan_transcripts: tuple[str, ...]
+
+
+def _suffix(path: str) -> str:
+    return os.path.splitext(path)[1].lower()
+
+
+def _walk(root: str) -> list[str]:
+    paths = []
+    for folder, dirs, names in os.walk(root):
+        dirs.sort()
+        paths.extend(os.path.join(folder, name) for name in sorted(names))
+    return paths
+
+
+def _transcript_index(paths: list[str]) -> dict[tuple[str, str], list[str]]:
+    index: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for path in paths:
+        if _suffix(path) in TRANSCRIPT_SUFFIXES:
+            stem = os.path.splitext(os.path.basename(path))[0]
+            index[(os.path.dirname(path), stem)].append(path)
+    for candidates in index.values():
+        candidates.sort(key=lambda p: TRANSCRIPT_SUFFIXES.index(_suffix(p)))
+    return index
+
+
+def _sibling_folders(folder: str) -> list[str]:
+    parent = os.path.dirname(folder)
+    try:
+        names = sorted(os.listdir(parent))
+    except OSError:
+        return []
+    return [os.path.join(parent, n) for n in names
+            if os.path.isdir(os.path.join(parent, n)) and os.path.join(parent, n) != folder]
+
+
+def find_transcript(video: str, index: dict[tuple[str, str], list[str]]) -> str | None:
+    """The video's transcript: same stem, beside it first, else in a sibling folder."""
+    folder, name = os.path.split(video)
+    stem = os.path.splitext(name)[0]
+    for candidate_folder in [folder] + _sibling_folders(folder):
+        if index.get((candidate_folder, stem)):
+            return index[(candidate_folder, stem)][0]
+    return None
+
+
+def _video_ids(videos: list[str], root: str) -> list[str]:
+    """Path relative to `root` without suffix; with suffix where two would collide."""
+    bare = [os.path.splitext(os.path.relpath(v, root))[0].replace(os.sep, "/") for v in videos]
+    counts: dict[str, int] = defaultdict(int)
+    for video_id in bare:
+        counts[video_id] += 1
+    return [vid if counts[vid] == 1 else os.path.relpath(v, root).replace(os.sep, "/")
+            for vid, v in zip(bare, videos)]
+
+
+def list_folder(root: str) -> InputListing:
+    """Videos under `root` (recursively) with their transcripts."""
+    if not os.path.isdir(root):
+        raise ValueError(f"input folder {root!r} does not exist or is not a folder")
+    paths = _walk(root)
+    index = _transcript_index(paths)
+    videos = [p for p in paths if _suffix(p) in VIDEO_SUFFIXES]
+    transcripts = [find_transcript(v, index) for v in videos]
+    claimed = {t for t in transcripts if t}
+    orphans = tuple(p for group in index.values() for p in group if p not in claimed)
+    listed = tuple(VideoInput(video=v, video_id=vid, transcript=t)
+                   for v, vid, t in zip(videos, _video_ids(videos, root), transcripts))
+    return InputListing(videos=listed, orphan_transcripts=tuple(sorted(orphans)))
+
+
+def _manifest_rows(path: str) -> list[dict]:
+    with open(path, encoding="utf-8-sig") as handle:
+        text = handle.read()
+    if _suffix(path) == ".csv":
+        rows = list(csv.DictReader(io.StringIO(text)))
+    else:
+        rows = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as err:
+                    raise ValueError(f"manifest {path!r} line {number} is not JSON: {err}") from err
+    for number, row in enumerate(rows, start=1):
+        if not isinstance(row, dict) or not row.get("video"):
+            raise ValueError(f"manifest {path!r} entry {number} has no 'video': {row!r}")
+    return rows
+
+
+def _resolve(path: str, base: str) -> str:
+    if "://" in path or os.path.isabs(path):
+        return path
+    return os.path.normpath(os.path.join(base, path))
+
+
+def list_manifest(path: str) -> InputListing:
+    """Videos named by a CSV or JSON Lines manifest."""
+    if _suffix(path) not in MANIFEST_SUFFIXES:
+        raise ValueError(f"manifest {path!r} must end in one of {MANIFEST_SUFFIXES}")
+    base = os.path.dirname(os.path.abspath(path))
+    rows = _manifest_rows(path)
+    videos = [_resolve(row["video"], base) for row in rows]
+    index = _transcript_index([p for v in videos for p in _nearby_files(v)])
+    listed = []
+    for row, video, video_id in zip(rows, videos, _video_ids(videos, base)):
+        transcript = (_resolve(row["transcript"], base) if row.get("transcript")
+                      else find_transcript(video, index))
+        listed.append(VideoInput(video=video, video_id=video_id, transcript=transcript,
+                                 speaker=str(row.get("speaker") or ""),
+                                 split=str(row.get("split") or "")))
+    return InputListing(videos=tuple(listed), orphan_transcripts=())
+
+
+def _nearby_files(video: str) -> list[str]:
+    folder = os.path.dirname(video)
+    files = []
+    for candidate in [folder] + _sibling_folders(folder):
+        try:
+            files.extend(os.path.join(candidate, n) for n in os.listdir(candidate))
+        except OSError:
+            continue
+    return files
+
+
+def list_inputs(path: str) -> InputListing:
+    """A folder of videos or a manifest file, as an InputListing."""
+    if os.path.isdir(path):
+        return list_folder(path)
+    if os.path.isfile(path):
+        return list_manifest(path)
+    raise ValueError(f"--input {path!r} is neither a folder nor a manifest file")

@@ -1,0 +1,115 @@
+"""The preprocess job: wires the stages together, runs them, and reads back the manifest.
+
+  inputs -> ReadTranscripts -> DetectLandmarks -> CropMouths -> WriteClips
+                  \\________________\\________________\\-> WriteDeadLetters
+  every outcome -> WriteManifest
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import os
+import platform
+from importlib import metadata
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipelines.preprocess import manifest
+from pipelines.preprocess.config import PreprocessConfig
+from pipelines.preprocess.crop_mouths import CropMouths
+from pipelines.preprocess.dead_letters import DEAD_LETTER, WriteDeadLetters, failure
+from pipelines.preprocess.decode import ffmpeg_executable, ffmpeg_version
+from pipelines.preprocess.detect_landmarks import DetectLandmarks
+from pipelines.preprocess.inputs import InputListing
+from pipelines.preprocess.landmarks import make_backend
+from pipelines.preprocess.read_transcripts import ReadTranscripts
+from pipelines.preprocess.write_clips import WriteClips
+
+CLIPS_PREFIX = "clips"
+DEAD_LETTERS_FILE = "dead_letters.jsonl"
+MANIFEST_FILE = "manifest.json"
+_PACKAGES = ("lipflow", "apache-beam", "tensorflow", "numpy", "opencv-python-headless",
+             "dlib-bin", "face-alignment", "ffmpeg-python", "imageio-ffmpeg")
+_LOG = logging.getLogger(__name__)
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages that shape the output."""
+    versions = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    versions["ffmpeg"] = ffmpeg_version(ffmpeg_executable())
+    return versions
+
+
+def orphan_failures(listing: InputListing) -> list[dict]:
+    return [failure(path, "discover", "missing_video",
+                    "transcript has no video with the same name beside it or in a sibling folder")
+            for path in listing.orphan_transcripts]
+
+
+def build_pipeline(pipeline: beam.Pipeline, listing: InputListing, config: PreprocessConfig,
+                   output: str, run_info: dict) -> None:
+    """Adds the whole job to `pipeline`, writing into the folder `output`."""
+    videos = (pipeline
+              | "ListVideos" >> beam.Create(listing.videos)
+              | "SpreadVideos" >> beam.Reshuffle())
+    parsed = videos | "ReadTranscripts" >> ReadTranscripts()
+    tracked = parsed.jobs | "DetectLandmarks" >> DetectLandmarks(config)
+    cropped = tracked.tracks | "CropMouths" >> CropMouths(config)
+    cropped.clips | "WriteClips" >> WriteClips(FileSystems.join(output, CLIPS_PREFIX),
+                                               config.num_shards)
+    orphans = pipeline | "ListOrphanTranscripts" >> beam.Create(orphan_failures(listing))
+    failures = ((orphans, parsed[DEAD_LETTER], tracked[DEAD_LETTER], cropped[DEAD_LETTER])
+                | "AllFailures" >> beam.Flatten())
+    failures | "WriteDeadLetters" >> WriteDeadLetters(FileSystems.join(output, DEAD_LETTERS_FILE))
+    events = (
+        (videos | "VideoEvents" >> beam.Map(manifest.video_seen_event),
+         parsed.jobs | "WordEvents" >> beam.Map(manifest.words_seen_event),
+         cropped.clips | "ClipEvents" >> beam.Map(manifest.clip_written_event),
+         failures | "FailureEvents" >> beam.Map(manifest.failure_event))
+        | "AllEvents" >> beam.Flatten())
+    events | "WriteManifest" >> manifest.WriteManifest(
+        FileSystems.join(output, MANIFEST_FILE), run_info)
+
+
+def check_backend(config: PreprocessConfig) -> dict[str, str]:
+    """Loads the landmark backend once at launch so a missing model fails before any work."""
+    backend = make_backend(config.landmarks, upsample=config.upsample,
+                           device=config.landmark_device)
+    backend.load()
+    return backend.versions()
+
+
+def run(listing: InputListing, config: PreprocessConfig, input_path: str, output: str,
+        options: PipelineOptions) -> dict:
+    """Runs the job to completion and returns the manifest it wrote."""
+    run_info = {
+        "input": input_path, "output": output,
+        "started_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "options": config.as_dict(), "landmark_model": check_backend(config),
+        "versions": package_versions(), "orphan_transcripts": len(listing.orphan_transcripts),
+    }
+    if not FileSystems.exists(output):
+        FileSystems.mkdirs(output)
+    _LOG.info("preprocessing %d videos from %s into %s", len(listing.videos), input_path, output)
+    with beam.Pipeline(options=options) as pipeline:
+        build_pipeline(pipeline, listing, config, output, run_info)
+    with FileSystems.open(FileSystems.join(output, MANIFEST_FILE)) as handle:
+        return json.load(handle)
+
+
+def default_direct_options(argv: list[str]) -> list[str]:
+    """Beam flags for a local run: all cores, one process each, unless the user chose."""
+    if any(a.startswith(("--runner", "--direct_num_workers", "--direct_running_mode"))
+           for a in argv):
+        return argv
+    return argv + ["--direct_num_workers", str(os.cpu_count() or 1),
+                   "--direct_running_mode", "multi_processing"]

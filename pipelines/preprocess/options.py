@@ -1,0 +1,52 @@
+"""Command-line options of the preprocess job, as a Beam PipelineOptions view."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipelines.preprocess.config import PreprocessConfig
+from pipelines.preprocess.landmarks import BACKENDS
+
+_HELP = {
+    "fps": "output frame rate; word times map to frames at this rate",
+    "window_length": "frames per word clip, centred on the word (29 = 1.16 s, LRW)",
+    "crop_size": "side in pixels of the square grey mouth crop",
+    "max_side": "frames larger than this on either side are scaled down first",
+    "landmarks": f"landmark backend, one of {BACKENDS}: dlib is the offline default; "
+                 "fan (face-alignment) needs its extra and downloads weights on first use",
+    "landmark_device": "torch device for the fan backend (cpu, cuda)",
+    "detect_every": "run the face detector on every n-th frame and track in between",
+    "detect_max_side": "frames are scaled to at most this size for face detection only",
+    "upsample": "dlib detector upsampling steps, for faces smaller than about 80 pixels",
+    "max_gap": "frames without a face that may be bridged by interpolation",
+    "smooth_window": "frames in the centred moving average applied to landmarks",
+    "end_tolerance": "seconds a word may end past the video's end (clamped); beyond: dead letter",
+    "num_shards": "number of TFRecord shards (0: let the runner decide)",
+    "max_failure_fraction": "share of failed words above which the run exits with an error",
+}
+
+
+class PreprocessOptions(PipelineOptions):
+    """--input, --output and every PreprocessConfig field as a flag."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        parser.add_argument("--input", required=True,
+                            help="folder of videos with transcripts beside them or in a sibling "
+                                 "folder (as GRID's video/ and align/), or a CSV / JSON Lines "
+                                 "manifest with a 'video' column")
+        parser.add_argument("--output", required=True,
+                            help="folder for clips-*.tfrecord.gz, dead_letters.jsonl and "
+                                 "manifest.json (local path or gs://)")
+        for field in dataclasses.fields(PreprocessConfig):
+            parser.add_argument(f"--{field.name}", type=type(field.default), default=field.default,
+                                help=f"{_HELP[field.name]} (default: {field.default})")
+
+
+def config_from_options(options: PipelineOptions) -> PreprocessConfig:
+    """The typed config from parsed options (raises ValueError on bad values)."""
+    view = options.view_as(PreprocessOptions)
+    values = {f.name: getattr(view, f.name) for f in dataclasses.fields(PreprocessConfig)}
+    return PreprocessConfig(**values)

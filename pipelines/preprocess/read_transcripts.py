@@ -1,0 +1,66 @@
+"""Stage 1: read and parse each video's transcript."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+
+from pipelines.preprocess.dead_letters import COUNTER_NAMESPACE, DEAD_LETTER, dead_letter, failure
+from pipelines.preprocess.errors import RecordError
+from pipelines.preprocess.inputs import VideoInput
+from pipelines.preprocess.transcripts import TRANSCRIPT_SUFFIXES, Transcript, parse_transcript
+
+STAGE = "read_transcript"
+
+
+@dataclass(frozen=True)
+class VideoJob:
+    """A video with its parsed transcript, ready for landmark detection."""
+
+    input: VideoInput
+    transcript: Transcript
+
+
+def _read_bytes(path: str) -> bytes:
+    with FileSystems.open(path) as handle:
+        return handle.read()
+
+
+class ParseTranscriptFn(beam.DoFn):
+    """VideoInput -> VideoJob; a missing or unreadable transcript is a dead letter."""
+
+    def __init__(self):
+        self._parsed = Metrics.counter(COUNTER_NAMESPACE, f"{STAGE}.ok")
+
+    def process(self, video: VideoInput):
+        if video.transcript is None:
+            yield dead_letter(failure(
+                video.video, STAGE, "missing_transcript",
+                f"no transcript named like the video with a suffix in {TRANSCRIPT_SUFFIXES} "
+                "beside it or in a sibling folder", video_id=video.video_id))
+            return
+        try:
+            data = _read_bytes(video.transcript)
+            transcript = parse_transcript(data, os.path.basename(video.transcript))
+        except RecordError as err:
+            yield dead_letter(failure(video.transcript, STAGE, err.reason, err.detail,
+                                      video_id=video.video_id))
+            return
+        except OSError as err:
+            yield dead_letter(failure(video.transcript, STAGE, "unreadable_transcript",
+                                      str(err), video_id=video.video_id))
+            return
+        self._parsed.inc()
+        yield VideoJob(input=video, transcript=transcript)
+
+
+class ReadTranscripts(beam.PTransform):
+    """PCollection[VideoInput] -> main: VideoJob, dead_letter: failures."""
+
+    def expand(self, videos):
+        return videos | "ParseTranscript" >> beam.ParDo(ParseTranscriptFn()).with_outputs(
+            DEAD_LETTER, main="jobs")

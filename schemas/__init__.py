@@ -1,0 +1,1 @@
+"""The single definition of what lipflow's records hold (feature keys, dtypes, shapes)."""

@@ -1,0 +1,242 @@
+"""The word clip record: the one definition of what a lipflow TFRecord holds.
+
+A clip is a `tf.train.SequenceExample`: per-clip facts in the context, per-frame data
+in the feature lists (one entry per frame of the fixed window). The Beam writer
+(`encode_clip`) and the trainer's reader (`parse_clip`) both come from here, and the
+TFMD schema (`schema.pbtxt` beside this file) is generated from the same tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+SCHEMA_VERSION = "1.0.0"
+SEQUENCE_STRUCT = "##SEQUENCE##"  # TFMD's name for the feature lists of a SequenceExample
+
+# Context keys.
+SCHEMA_VERSION_KEY = "schema_version"
+CLIP_ID = "clip_id"
+VIDEO_ID = "video_id"
+SOURCE_VIDEO = "source_video"
+WORD = "word"
+WORD_INDEX = "word_index"
+START_TIME = "start_time"
+END_TIME = "end_time"
+FPS = "fps"
+NUM_FRAMES = "num_frames"
+CROP_HEIGHT = "crop_height"
+CROP_WIDTH = "crop_width"
+FIRST_FRAME = "first_frame"
+PADDED_BEFORE = "padded_before"
+PADDED_AFTER = "padded_after"
+INTERPOLATED_FRAMES = "interpolated_frames"
+SPEAKER = "speaker"
+SPLIT = "split"
+
+# Sequence (per-frame) keys.
+FRAMES = "frames"
+BOUNDARY_MASK = "boundary_mask"
+LANDMARKS = "landmarks"
+LANDMARK_DETECTED = "landmark_detected"
+CROP_TRANSFORM = "crop_transform"
+
+NUM_LANDMARKS = 68
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One feature: key, dtype ('bytes', 'int64' or 'float32'), values per entry, meaning."""
+
+    key: str
+    dtype: str
+    size: int
+    doc: str
+
+
+CONTEXT_FEATURES = (
+    Feature(SCHEMA_VERSION_KEY, "bytes", 1, "version of this schema"),
+    Feature(CLIP_ID, "bytes", 1, "unique id: <video_id>#<word_index>_<word>"),
+    Feature(VIDEO_ID, "bytes", 1, "source video's path relative to the input, no suffix"),
+    Feature(SOURCE_VIDEO, "bytes", 1, "source video path as given"),
+    Feature(WORD, "bytes", 1, "the word, NFC lower-case"),
+    Feature(WORD_INDEX, "int64", 1, "position of the word in its transcript (0-based)"),
+    Feature(START_TIME, "float32", 1, "word start, seconds from the video's start"),
+    Feature(END_TIME, "float32", 1, "word end, seconds from the video's start"),
+    Feature(FPS, "float32", 1, "frame rate of the clip"),
+    Feature(NUM_FRAMES, "int64", 1, "frames in the clip (the window length T)"),
+    Feature(CROP_HEIGHT, "int64", 1, "mouth crop height in pixels"),
+    Feature(CROP_WIDTH, "int64", 1, "mouth crop width in pixels"),
+    Feature(FIRST_FRAME, "int64", 1, "video frame of window position 0 (negative if padded)"),
+    Feature(PADDED_BEFORE, "int64", 1, "window positions before the video's first frame"),
+    Feature(PADDED_AFTER, "int64", 1, "window positions after the video's last frame"),
+    Feature(INTERPOLATED_FRAMES, "int64", 1, "window frames whose landmarks were interpolated"),
+    Feature(SPEAKER, "bytes", 1, "speaker id when the input names one, else empty"),
+    Feature(SPLIT, "bytes", 1, "split named by the input (train/val/test), else empty"),
+)
+
+SEQUENCE_FEATURES = (
+    Feature(FRAMES, "bytes", 1, "grey mouth crop, raw uint8 row-major [crop_height, crop_width]"),
+    Feature(BOUNDARY_MASK, "int64", 1, "1 where the frame lies inside the word"),
+    Feature(LANDMARKS, "float32", 2 * NUM_LANDMARKS,
+            "68 (x, y) points in source-frame pixels, smoothed, as used for the crop"),
+    Feature(LANDMARK_DETECTED, "int64", 1, "1 where landmarks were fitted, 0 where interpolated"),
+    Feature(CROP_TRANSFORM, "float32", 6,
+            "2x3 similarity mapping source-frame pixels to crop pixels, row-major"),
+)
+
+
+@dataclass
+class ClipRecord:
+    """One word clip in numpy form. T = window length, S = crop side."""
+
+    clip_id: str
+    video_id: str
+    source_video: str
+    word: str
+    word_index: int
+    start_time: float
+    end_time: float
+    fps: float
+    first_frame: int
+    padded_before: int
+    padded_after: int
+    frames: np.ndarray             # uint8 [T, S, S]
+    boundary_mask: np.ndarray      # uint8 [T]
+    landmarks: np.ndarray          # float32 [T, 68, 2]
+    landmark_detected: np.ndarray  # bool [T]
+    crop_transform: np.ndarray     # float32 [T, 2, 3]
+    speaker: str = ""
+    split: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def interpolated_frames(self) -> int:
+        return int(np.count_nonzero(~self.landmark_detected.astype(bool)))
+
+
+def _context_values(record: ClipRecord) -> dict:
+    return {
+        SCHEMA_VERSION_KEY: SCHEMA_VERSION, CLIP_ID: record.clip_id, VIDEO_ID: record.video_id,
+        SOURCE_VIDEO: record.source_video, WORD: record.word, WORD_INDEX: record.word_index,
+        START_TIME: record.start_time, END_TIME: record.end_time, FPS: record.fps,
+        NUM_FRAMES: record.frames.shape[0], CROP_HEIGHT: record.frames.shape[1],
+        CROP_WIDTH: record.frames.shape[2], FIRST_FRAME: record.first_frame,
+        PADDED_BEFORE: record.padded_before, PADDED_AFTER: record.padded_after,
+        INTERPOLATED_FRAMES: record.interpolated_frames, SPEAKER: record.speaker,
+        SPLIT: record.split,
+    }
+
+
+def _sequence_values(record: ClipRecord) -> dict:
+    frames = np.ascontiguousarray(record.frames, dtype=np.uint8)
+    length = frames.shape[0]
+    return {
+        FRAMES: [[frame.tobytes()] for frame in frames],
+        BOUNDARY_MASK: record.boundary_mask.reshape(length, 1).astype(np.int64),
+        LANDMARKS: record.landmarks.reshape(length, -1).astype(np.float32),
+        LANDMARK_DETECTED: record.landmark_detected.reshape(length, 1).astype(np.int64),
+        CROP_TRANSFORM: record.crop_transform.reshape(length, -1).astype(np.float32),
+    }
+
+
+def _tf_feature(tf, dtype: str, values):
+    if dtype == "bytes":
+        values = [v.encode("utf-8") if isinstance(v, str) else v for v in values]
+        return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
+    if dtype == "int64":
+        return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(v) for v in values]))
+    return tf.train.Feature(float_list=tf.train.FloatList(value=[float(v) for v in values]))
+
+
+def validate_record(record: ClipRecord) -> None:
+    """Raises ValueError if the arrays do not have the shapes and dtypes the schema promises."""
+    frames = record.frames
+    if frames.ndim != 3 or frames.dtype != np.uint8:
+        raise ValueError(f"frames must be uint8 [T, H, W], got {frames.dtype} {frames.shape}")
+    length = frames.shape[0]
+    expected = {"boundary_mask": (length,), "landmarks": (length, NUM_LANDMARKS, 2),
+                "landmark_detected": (length,), "crop_transform": (length, 2, 3)}
+    for name, shape in expected.items():
+        if getattr(record, name).shape != shape:
+            raise ValueError(f"{name} must have shape {shape}, got {getattr(record, name).shape}")
+
+
+def encode_clip(record: ClipRecord) -> bytes:
+    """Serialised tf.train.SequenceExample of a clip."""
+    import tensorflow as tf
+
+    validate_record(record)
+    context_values = _context_values(record)
+    context = {f.key: _tf_feature(tf, f.dtype, [context_values[f.key]]) for f in CONTEXT_FEATURES}
+    sequence_values = _sequence_values(record)
+    feature_lists = {
+        f.key: tf.train.FeatureList(feature=[_tf_feature(tf, f.dtype, row)
+                                             for row in sequence_values[f.key]])
+        for f in SEQUENCE_FEATURES}
+    example = tf.train.SequenceExample(
+        context=tf.train.Features(feature=context),
+        feature_lists=tf.train.FeatureLists(feature_list=feature_lists))
+    return example.SerializeToString()
+
+
+def _tf_dtype(tf, dtype: str):
+    return {"bytes": tf.string, "int64": tf.int64, "float32": tf.float32}[dtype]
+
+
+def feature_specs() -> tuple[dict, dict]:
+    """(context, sequence) parsing specs for tf.io.parse_single_sequence_example."""
+    import tensorflow as tf
+
+    context = {f.key: tf.io.FixedLenFeature([], _tf_dtype(tf, f.dtype)) for f in CONTEXT_FEATURES}
+    sequence = {f.key: tf.io.FixedLenSequenceFeature([f.size] if f.size > 1 else [],
+                                                     _tf_dtype(tf, f.dtype))
+                for f in SEQUENCE_FEATURES}
+    return context, sequence
+
+
+def parse_clip(serialized):
+    """Parses one serialised clip into a dict of tensors (usable inside tf.data.map).
+
+    Context features come out as scalars under their keys; per-frame features as
+    `frames` uint8 [T, H, W], `boundary_mask` int64 [T], `landmarks` float32 [T, 68, 2],
+    `landmark_detected` int64 [T] and `crop_transform` float32 [T, 2, 3].
+    """
+    import tensorflow as tf
+
+    context_spec, sequence_spec = feature_specs()
+    context, sequence = tf.io.parse_single_sequence_example(
+        serialized, context_features=context_spec, sequence_features=sequence_spec)
+    height = tf.cast(context[CROP_HEIGHT], tf.int32)
+    width = tf.cast(context[CROP_WIDTH], tf.int32)
+    frames = tf.io.decode_raw(sequence[FRAMES], tf.uint8)
+    parsed = dict(context)
+    parsed[FRAMES] = tf.reshape(frames, [-1, height, width])
+    parsed[BOUNDARY_MASK] = sequence[BOUNDARY_MASK]
+    parsed[LANDMARKS] = tf.reshape(sequence[LANDMARKS], [-1, NUM_LANDMARKS, 2])
+    parsed[LANDMARK_DETECTED] = sequence[LANDMARK_DETECTED]
+    parsed[CROP_TRANSFORM] = tf.reshape(sequence[CROP_TRANSFORM], [-1, 2, 3])
+    return parsed
+
+
+_TFMD_TYPES = {"bytes": "BYTES", "int64": "INT", "float32": "FLOAT"}
+
+
+def _tfmd_feature(feature: Feature, indent: str) -> str:
+    return (f"{indent}feature {{\n{indent}  name: \"{feature.key}\"\n"
+            f"{indent}  type: {_TFMD_TYPES[feature.dtype]}\n"
+            f"{indent}  value_count {{ min: {feature.size} max: {feature.size} }}\n"
+            f"{indent}  annotation {{ comment: \"{feature.doc}\" }}\n{indent}}}\n")
+
+
+def tfmd_schema_text() -> str:
+    """The TFMD Schema (text proto) of a clip, generated from the tables above."""
+    header = (f"# proto-file: tensorflow_metadata/proto/v0/schema.proto\n"
+              f"# proto-message: Schema\n# lipflow word clip schema {SCHEMA_VERSION}; "
+              f"generated by schemas.clip.tfmd_schema_text(), do not edit by hand.\n")
+    context = "".join(_tfmd_feature(f, "") for f in CONTEXT_FEATURES)
+    sequence = "".join(_tfmd_feature(f, "    ") for f in SEQUENCE_FEATURES)
+    struct = (f"feature {{\n  name: \"{SEQUENCE_STRUCT}\"\n  type: STRUCT\n"
+              f"  struct_domain {{\n{sequence}  }}\n}}\n")
+    return header + context + struct

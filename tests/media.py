@@ -1,0 +1,83 @@
+"""Real media for tests, made with the same ffmpeg the pipeline runs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+from pipelines.preprocess.decode import ffmpeg_executable
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SAMPLE = os.path.join(REPO, "data", "sample", "grid_s1")
+
+
+def sample_video(clip: str = "bbaf3s") -> str:
+    return os.path.join(SAMPLE, "video", f"{clip}.mpg")
+
+
+def sample_align(clip: str = "bbaf3s") -> str:
+    return os.path.join(SAMPLE, "align", f"{clip}.align")
+
+
+def ffmpeg(*args: str) -> None:
+    """Runs ffmpeg quietly; raises with its message if it fails."""
+    command = [ffmpeg_executable(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"ffmpeg {' '.join(args)} failed: {result.stderr}")
+
+
+def h264(source: str, target: str, *filters: str, seconds: float | None = None) -> str:
+    args = ["-i", source]
+    if seconds:
+        args += ["-t", str(seconds)]
+    if filters:
+        args += ["-vf", ",".join(filters)]
+    ffmpeg(*args, "-an", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", target)
+    return target
+
+
+def rotated(source: str, target: str, degrees: int = 90) -> str:
+    """Same pixels, with display-rotation metadata: players must turn it upright."""
+    upright = h264(source, target + ".upright.mp4")
+    ffmpeg("-display_rotation", str(degrees), "-i", upright, "-c", "copy", target)
+    os.remove(upright)
+    return target
+
+
+def variable_rate(source: str, target: str) -> str:
+    """First 25 source frames at 25 fps (0-0.96 s), the other 50 at 50 fps (1.00-1.98 s)."""
+    expression = "if(lt(N,25),N/25,1+(N-25)/50)/TB"
+    ffmpeg("-i", source, "-vf", f"setpts='{expression}'", "-fps_mode", "passthrough", "-an",
+           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", target)
+    return target
+
+
+def huge(source: str, target: str) -> str:
+    """4K upscale of the first second."""
+    return h264(source, target, "scale=3840:3072", seconds=1.0)
+
+
+def audio_only(target: str) -> str:
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-c:a", "aac", target)
+    return target
+
+
+def no_face(target: str, seconds: float = 3.0) -> str:
+    ffmpeg("-f", "lavfi", "-i", f"testsrc=duration={seconds}:size=360x288:rate=25",
+           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", target)
+    return target
+
+
+def truncated(source: str, target: str, fraction: float = 0.4) -> str:
+    with open(source, "rb") as handle:
+        data = handle.read()
+    with open(target, "wb") as handle:
+        handle.write(data[: int(len(data) * fraction)])
+    return target
+
+
+def copy(source: str, target: str) -> str:
+    shutil.copyfile(source, target)
+    return target

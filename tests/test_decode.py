@@ -1,0 +1,77 @@
+"""Real ffmpeg on real and deliberately awkward files."""
+
+import os
+
+import numpy as np
+import pytest
+
+from pipelines.preprocess.decode import DecodeReport, decode_frames, ffmpeg_executable
+from pipelines.preprocess.errors import RecordError
+from tests import media
+
+
+def _decode(path, **kwargs):
+    report = DecodeReport()
+    return np.stack(list(decode_frames(path, report, **kwargs))), report
+
+
+def test_grid_clip_decodes_to_75_grey_frames():
+    frames, report = _decode(media.sample_video())
+    assert frames.shape == (75, 288, 360)
+    assert frames.dtype == np.uint8
+    assert report.frames == 75 and (report.height, report.width) == (288, 360)
+    assert 40 < frames.mean() < 220  # a real picture, not a blank
+
+
+def test_ffmpeg_is_found_without_a_system_install():
+    assert os.access(ffmpeg_executable(), os.X_OK)
+
+
+def test_rotation_metadata_is_applied(tmp_path):
+    frames, _ = _decode(media.rotated(media.sample_video(), str(tmp_path / "rot.mp4")))
+    assert frames.shape == (75, 360, 288)  # portrait after turning
+
+
+def test_variable_frame_rate_is_resampled_on_timestamps(tmp_path):
+    original, _ = _decode(media.sample_video())
+    frames, _ = _decode(media.variable_rate(media.sample_video(), str(tmp_path / "vfr.mkv")))
+    assert abs(len(frames) - 50) <= 1  # 1 s at 25 fps + 1 s at 50 fps -> 2 s
+    # Output frame 37 shows t = 1.48 s, which is source frame 25 + 0.48 * 50 = 49.
+    errors = [np.abs(frames[37].astype(int) - original[i]).mean() for i in range(75)]
+    assert abs(int(np.argmin(errors)) - 49) <= 1
+
+
+def test_very_large_video_is_scaled_down(tmp_path):
+    frames, _ = _decode(media.huge(media.sample_video(), str(tmp_path / "huge.mp4")))
+    assert frames.shape == (25, 1024, 1280)
+
+
+@pytest.mark.parametrize("name", ["with space.mpg", "quote's \"q\".mpg", "ünïcödé 字.mpg",
+                                  "-leading-dash.mpg", "colon:name.mpg"])
+def test_awkward_file_names(tmp_path, name):
+    frames, _ = _decode(media.copy(media.sample_video(), str(tmp_path / name)))
+    assert len(frames) == 75
+
+
+def test_truncated_video_keeps_what_decodes_and_reports_damage(tmp_path):
+    frames, report = _decode(media.truncated(media.sample_video(), str(tmp_path / "t.mpg")))
+    assert 0 < len(frames) < 75
+    assert report.stderr  # ffmpeg's complaint is kept for the dead letters
+
+
+def _written(path, data: bytes) -> str:
+    path.write_bytes(data)
+    return str(path)
+
+
+@pytest.mark.parametrize("make, reason", [
+    (lambda d: str(d / "missing.mp4"), "missing_video"),
+    (lambda d: _written(d / "empty.mp4", b""), "empty_file"),
+    (lambda d: _written(d / "text.mp4", b"not a video at all"), "not_a_video"),
+    (lambda d: media.audio_only(str(d / "audio.mp4")), "no_video_stream"),
+])
+def test_undecodable_inputs_raise_record_errors(tmp_path, make, reason):
+    with pytest.raises(RecordError) as caught:
+        _decode(make(tmp_path))
+    assert caught.value.reason == reason
+    assert caught.value.detail
