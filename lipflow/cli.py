@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import logging
+import os
 import sys
 
 EXIT_OK = 0
@@ -134,8 +134,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # TensorFlow's C++ start-up banner is noise to a user; its warnings still show.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from lipflow import logs
+
+    logs.configure(args.log_level)
     if args.command == "preprocess":
         return _run_preprocess(args, argv[argv.index("preprocess") + 1:])
     if unknown:

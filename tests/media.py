@@ -38,11 +38,12 @@ def h264(source: str, target: str, *filters: str, seconds: float | None = None) 
     return target
 
 
-def rotated(source: str, target: str, degrees: int = 90) -> str:
-    """Same pixels, with display-rotation metadata: players must turn it upright."""
-    upright = h264(source, target + ".upright.mp4")
-    ffmpeg("-display_rotation", str(degrees), "-i", upright, "-c", "copy", target)
-    os.remove(upright)
+def rotated(source: str, target: str) -> str:
+    """As a phone stores it: pixels turned 90 degrees clockwise, with display-rotation
+    metadata (90 degrees counter-clockwise) that turns them upright again."""
+    sideways = h264(source, target + ".sideways.mp4", "transpose=clock")
+    ffmpeg("-display_rotation", "90", "-i", sideways, "-c", "copy", target)
+    os.remove(sideways)
     return target
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from pipelines.preprocess.errors import RecordError
-from pipelines.preprocess.windows import needed_frames, word_window
+from pipelines.preprocess.windows import word_window
 
 
 def test_grid_word_window():
@@ -94,23 +94,3 @@ def test_bad_video_arguments_are_programming_errors(kwargs):
     with pytest.raises(ValueError) as caught:
         word_window(0.1, 0.5, **kwargs)
     assert not isinstance(caught.value, RecordError)
-
-
-def test_needed_frames_covers_windows_plus_margin():
-    windows = [word_window(17750 / 25000, 22500 / 25000, n_frames=75),  # frames 6..34
-               word_window(2.8, 3.0, n_frames=75)]                      # frames 58..74
-
-    needed = needed_frames(windows, n_frames=75, margin=3)
-
-    expected = np.zeros(75, dtype=bool)
-    expected[3:38] = True
-    expected[55:75] = True
-    np.testing.assert_array_equal(needed, expected)
-    assert not needed_frames([], n_frames=75, margin=3).any()
-    np.testing.assert_array_equal(np.flatnonzero(needed_frames(windows[:1], 75, 0)),
-                                  np.arange(6, 35))
-
-
-def test_needed_frames_rejects_a_negative_margin():
-    with pytest.raises(ValueError, match="margin"):
-        needed_frames([], n_frames=10, margin=-1)

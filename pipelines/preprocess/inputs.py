@@ -130,6 +130,11 @@ def _manifest_rows(path: str) -> list[dict]:
     return rows
 
 
+def _text(value) -> str:
+    """A manifest cell as text: None is empty, a JSON number such as speaker 0 is kept."""
+    return "" if value is None else str(value)
+
+
 def _resolve(path: str, base: str) -> str:
     if "://" in path or os.path.isabs(path):
         return path
@@ -149,8 +154,8 @@ def list_manifest(path: str) -> InputListing:
         transcript = (_resolve(row["transcript"], base) if row.get("transcript")
                       else find_transcript(video, index))
         listed.append(VideoInput(video=video, video_id=video_id, transcript=transcript,
-                                 speaker=str(row.get("speaker") or ""),
-                                 split=str(row.get("split") or "")))
+                                 speaker=_text(row.get("speaker")),
+                                 split=_text(row.get("split"))))
     return InputListing(videos=tuple(listed), orphan_transcripts=())
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -131,22 +130,3 @@ def word_window(start: float, end: float, n_frames: int, length: int = 29,
         padded_after=int(np.count_nonzero(unclamped > n_frames - 1)),
     )
 
-
-def needed_frames(windows: Sequence[WordWindow], n_frames: int, margin: int) -> np.ndarray:
-    """bool [n_frames]: frames within `margin` frames of any window's clamped frame range.
-
-    Landmarks need computing only there; the margin gives smoothing and gap
-    interpolation some context on either side.
-    """
-    if int(n_frames) != n_frames or n_frames < 0:
-        raise ValueError(f"n_frames must be an integer >= 0, got {n_frames!r}")
-    if int(margin) != margin or margin < 0:
-        raise ValueError(f"margin must be an integer >= 0 frames, got {margin!r}")
-    needed = np.zeros(int(n_frames), dtype=bool)
-    for window in windows:
-        lo, hi = int(window.frame_indices.min()), int(window.frame_indices.max())
-        if lo < 0 or hi >= n_frames:
-            raise ValueError(
-                f"window frames {lo}..{hi} do not fit a video of {n_frames!r} frames")
-        needed[max(lo - int(margin), 0):hi + int(margin) + 1] = True
-    return needed

@@ -1,0 +1,585 @@
+"""Throughput of the preprocess job on one core: decode alone, each stage, and the real job.
+
+    .venv/bin/python benchmarks/preprocess.py [--videos N]
+        [--output benchmarks/results/preprocess.json]
+
+Everything runs in one invocation, pinned to one CPU (child processes such as ffmpeg
+inherit the pin) with every thread pool limited to one thread, so the figures can be
+compared with each other:
+
+- decode_only: `decode_frames` alone over every frame of every clip.
+- stages, timed in-process with the job's own functions over the same clips: decode
+  (the job decodes each video twice: once for landmarks, once for the crops),
+  landmarks (`FaceTracker.update`, on frames decoded beforehand), track
+  (`interpolate_missing` + `smooth_track`), crop (`mouth_crop_transform` + `warp_crop`
+  on the window frames), encode (`encode_clip`) and write (a GZIP TFRecord file,
+  through the sink behind `beam.io.WriteToTFRecord`).
+- end_to_end: `pipelines.preprocess.job.run` on the DirectRunner (in_memory,
+  direct_num_workers=1) in a fresh interpreter, over N videos and over 1 video; the
+  difference gives the marginal rate without the fixed start-up cost (interpreter,
+  Beam, TensorFlow import, model load).
+
+Where the job keeps a step behind a private name (`_wanted`, `_place_words`, the DoFns'
+loaded models, Beam's `_TFRecordSink`), the benchmark calls that name rather than copy
+the step, and it checks its timed landmarks and crops against the job's DoFns.
+
+Rates are in source frames (frames decoded once per video at the job's 25 fps) per
+second per core. Only the JSON result goes to stdout; logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import json
+import logging
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SAMPLE_DIR = "data/sample/grid_s1"
+DEFAULT_OUTPUT = "benchmarks/results/preprocess.json"
+TARGET_FRAMES_PER_SECOND_PER_CORE = 150.0
+STAGES = ("decode", "landmarks", "track", "crop", "encode", "write")
+DIRECT_ONE_CORE_FLAGS = ("--runner", "DirectRunner", "--direct_running_mode", "in_memory",
+                         "--direct_num_workers", "1")
+# Set before numpy, OpenCV, dlib, TensorFlow or Beam are imported (they size their
+# thread pools at import), and inherited by the end-to-end child and by ffmpeg.
+ONE_THREAD_ENV = {
+    "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+    "NUMEXPR_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1", "OPENCV_FOR_THREADS_NUM": "1",
+    "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
+}
+_LOG = logging.getLogger("benchmarks.preprocess")
+
+
+def limit_to_one_core() -> int | None:
+    """Sets the one-thread environment and pins this process to one CPU; returns that CPU."""
+    os.environ.update(ONE_THREAD_ENV)
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    cpu = min(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {cpu})
+    return cpu
+
+
+@contextlib.contextmanager
+def stdout_to_stderr():
+    """Sends everything written to stdout (by Python or by native code) to stderr."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def sample_listing(videos: int | None):
+    """The sample's InputListing, cut to its first `videos` videos in path order."""
+    from pipelines.preprocess.inputs import InputListing, list_inputs
+
+    listing = list_inputs(SAMPLE_DIR)
+    ordered = tuple(sorted(listing.videos, key=lambda v: v.video))
+    count = len(ordered) if videos is None else videos
+    if not 1 <= count <= len(ordered):
+        raise ValueError(f"--videos must be between 1 and {len(ordered)}, got {videos!r}")
+    return InputListing(videos=ordered[:count], orphan_transcripts=listing.orphan_transcripts)
+
+
+def rate(frames: int, seconds: float) -> dict:
+    """Source frames per second and milliseconds per source frame."""
+    return {"seconds": round(seconds, 4),
+            "frames_per_second": round(frames / seconds, 1) if seconds > 0 else None,
+            "ms_per_frame": round(1000.0 * seconds / frames, 3) if frames else None}
+
+
+# ---------------------------------------------------------------------------------------
+# decode alone
+
+
+def measure_decode_only(listing, config) -> dict:
+    """Iterates every frame of every video with the job's decoder."""
+    from pipelines.preprocess.decode import DecodeReport, decode_frames
+
+    frames, started = 0, time.perf_counter()
+    for video in listing.videos:
+        for _ in decode_frames(video.video, DecodeReport(), config.fps, config.max_side):
+            frames += 1
+    return {"frames": frames, **rate(frames, time.perf_counter() - started)}
+
+
+# ---------------------------------------------------------------------------------------
+# stages, in-process
+
+
+class StageClock:
+    """Seconds spent per stage, summed over videos."""
+
+    def __init__(self):
+        self.seconds = {stage: 0.0 for stage in STAGES}
+        self.decode_passes = {"landmark_pass": 0.0, "crop_pass": 0.0}
+
+    @contextlib.contextmanager
+    def time(self, stage: str, decode_pass: str | None = None):
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            elapsed = time.perf_counter() - started
+            self.seconds[stage] += elapsed
+            if decode_pass is not None:
+                self.decode_passes[decode_pass] += elapsed
+
+
+def video_job(video):
+    """The VideoJob the job's ParseTranscriptFn makes of a VideoInput."""
+    from pipelines.preprocess.read_transcripts import ParseTranscriptFn, VideoJob
+
+    outcome = next(iter(ParseTranscriptFn().process(video)))
+    if not isinstance(outcome, VideoJob):
+        raise RuntimeError(f"the sample transcript of {video.video!r} did not parse: {outcome!r}")
+    return outcome
+
+
+def decode_to_list(path: str, config):
+    """(frames uint8 [H, W] list, DecodeReport) of the landmark pass's decode."""
+    from pipelines.preprocess.decode import DecodeReport, decode_frames
+
+    report = DecodeReport()
+    return list(decode_frames(path, report, config.fps, config.max_side)), report
+
+
+def count_frames(path: str, config) -> int:
+    """The crop pass's decode: every frame read, none kept."""
+    from pipelines.preprocess.decode import DecodeReport, decode_frames
+
+    return sum(1 for _ in decode_frames(path, DecodeReport(), config.fps, config.max_side))
+
+
+def track_landmarks(backend, frames: list, job, report, config):
+    """LandmarkTrack of decoded frames: DetectLandmarksFn's loop without the decode.
+
+    Returns (track, frames given to the tracker, detector runs).
+    """
+    import numpy as np
+
+    from pipelines.preprocess.detect_landmarks import LandmarkTrack, _wanted, frames_of_interest
+    from pipelines.preprocess.landmarks.tracker import FaceTracker
+
+    tracker = FaceTracker(backend, config.detect_every, config.detect_max_side)
+    ranges = frames_of_interest(job, config)
+    points, fitted, tracked = [], [], 0
+    for index, frame in enumerate(frames):
+        wanted = _wanted(index, ranges)
+        tracked += int(wanted)
+        found = tracker.update(frame) if wanted else tracker.reset()
+        fitted.append(found is not None)
+        points.append(found if found is not None else np.full((68, 2), np.nan, np.float32))
+    track = LandmarkTrack(job=job, points=np.stack(points).astype(np.float32),
+                          fitted=np.asarray(fitted, dtype=bool), height=report.height,
+                          width=report.width, decode_warnings=report.stderr.strip())
+    return track, tracked, tracker.detections
+
+
+def check_same_track(track, job_fn, job) -> None:
+    """Raises if DetectLandmarksFn itself gives other landmarks for the video."""
+    import numpy as np
+
+    reference = next(iter(job_fn.process(job)))
+    if not (np.array_equal(reference.fitted, track.fitted)
+            and np.array_equal(reference.points, track.points, equal_nan=True)):
+        raise RuntimeError(f"the timed landmark loop disagrees with DetectLandmarksFn on "
+                           f"{job.input.video!r}; update the benchmark to follow the job")
+
+
+def smooth(track, config):
+    """The crop stage's track step: (smoothed float32 [N, 68, 2], usable bool [N])."""
+    from pipelines.preprocess.tracking import interpolate_missing, smooth_track
+
+    filled, usable = interpolate_missing(track.points, track.fitted, config.max_gap)
+    return smooth_track(filled, usable, config.smooth_window), usable
+
+
+def needed_frames(crop_fn, track, usable) -> list[int]:
+    """Frame indices the video's cuttable word windows use, as CropWordClipsFn finds them."""
+    from pipelines.preprocess.crop_mouths import PlacedWord
+
+    placed = [p for p in crop_fn._place_words(track, usable) if isinstance(p, PlacedWord)]
+    return sorted({int(i) for p in placed for i in p.window.frame_indices})
+
+
+def crop_frames(frames: list, smoothed, indices: list[int], reference, size: int) -> dict:
+    """Mouth crops uint8 [size, size] by frame index, as CropWordClipsFn._cut makes them."""
+    from pipelines.preprocess.alignment import mouth_crop_transform, warp_crop
+
+    crops = {}
+    for index in indices:
+        transform = mouth_crop_transform(smoothed[index], reference, size)
+        crops[index] = warp_crop(frames[index], transform, size)
+    return crops
+
+
+def job_clips(crop_fn, track) -> tuple[list, int]:
+    """(ClipRecords, dead letters) that CropWordClipsFn emits for the track."""
+    from schemas.clip import ClipRecord
+
+    outcomes = list(crop_fn.process(track))
+    clips = [o for o in outcomes if isinstance(o, ClipRecord)]
+    return clips, len(outcomes) - len(clips)
+
+
+def check_same_crops(clips: list, crops: dict, num_frames: int) -> None:
+    """Raises if the job's clips hold other pixels than the timed crops."""
+    import numpy as np
+
+    for clip in clips:
+        window = clip.first_frame + np.arange(clip.frames.shape[0])
+        expected = np.stack([crops[int(i)] for i in np.clip(window, 0, num_frames - 1)])
+        if not np.array_equal(expected, clip.frames):
+            raise RuntimeError(f"the timed crops disagree with CropWordClipsFn on {clip.clip_id!r}")
+
+
+def write_tfrecords(serialized: list[bytes], folder: str) -> str:
+    """Writes the clips into one GZIP TFRecord file the way WriteClips' sink does."""
+    from apache_beam.coders import BytesCoder
+    from apache_beam.io.filesystem import CompressionTypes
+    from apache_beam.io.tfrecordio import _TFRecordSink
+
+    from pipelines.preprocess.write_clips import CLIP_FILE_SUFFIX
+
+    path = os.path.join(folder, "clips" + CLIP_FILE_SUFFIX)
+    sink = _TFRecordSink(os.path.join(folder, "clips"), BytesCoder(), CLIP_FILE_SUFFIX, 1, "",
+                         CompressionTypes.GZIP)
+    handle = sink.open(path)
+    for record in serialized:
+        sink.write_record(handle, record)
+    sink.close(handle)
+    return path
+
+
+def count_records(path: str) -> int:
+    import tensorflow as tf
+
+    return sum(1 for _ in tf.data.TFRecordDataset(path, compression_type="GZIP"))
+
+
+def import_tensorflow_seconds() -> float | None:
+    """Seconds to import TensorFlow here (None if already imported), so encode excludes it."""
+    if "tensorflow" in sys.modules:
+        return None
+    started = time.perf_counter()
+    import tensorflow  # noqa: F401
+
+    return time.perf_counter() - started
+
+
+class StageBench:
+    """Runs every stage of the job over the videos, one video at a time, timing each."""
+
+    def __init__(self, config):
+        from pipelines.preprocess.crop_mouths import CropWordClipsFn
+        from pipelines.preprocess.detect_landmarks import DetectLandmarksFn
+
+        self.config = config
+        self.clock = StageClock()
+        self.landmark_fn = DetectLandmarksFn(config)
+        self.landmark_fn.setup()
+        self.crop_fn = CropWordClipsFn(config)
+        self.crop_fn.setup()
+        self.serialized: list[bytes] = []
+        self.frames_per_video: list[int] = []
+        self.counts = {"videos": 0, "frames": 0, "frames_tracked": 0, "detector_runs": 0,
+                       "crops": 0, "clips": 0, "dead_letters": 0}
+
+    def run_video(self, video) -> None:
+        config, clock = self.config, self.clock
+        job = video_job(video)
+        with clock.time("decode", "landmark_pass"):
+            frames, report = decode_to_list(video.video, config)
+        with clock.time("landmarks"):
+            track, tracked, detections = track_landmarks(
+                self.landmark_fn._backend, frames, job, report, config)
+        if self.counts["videos"] == 0:
+            check_same_track(track, self.landmark_fn, job)
+        with clock.time("track"):
+            smoothed, usable = smooth(track, config)
+        indices = needed_frames(self.crop_fn, track, usable)
+        with clock.time("decode", "crop_pass"):
+            second_pass_frames = count_frames(video.video, config)
+        if second_pass_frames != len(frames):
+            raise RuntimeError(f"the two decodes of {video.video!r} differ in length")
+        with clock.time("crop"):
+            crops = crop_frames(frames, smoothed, indices, self.crop_fn._reference,
+                                config.crop_size)
+        clips, dead = job_clips(self.crop_fn, track)
+        check_same_crops(clips, crops, track.num_frames)
+        with clock.time("encode"):
+            self.serialized.extend(self._encode(clips))
+        self.frames_per_video.append(len(frames))
+        self._count(len(frames), tracked, detections, len(crops), len(clips), dead)
+
+    @staticmethod
+    def _encode(clips: list) -> list[bytes]:
+        from schemas.clip import encode_clip
+
+        return [encode_clip(clip) for clip in clips]
+
+    def _count(self, frames, tracked, detections, crops, clips, dead) -> None:
+        for key, value in (("videos", 1), ("frames", frames), ("frames_tracked", tracked),
+                           ("detector_runs", detections), ("crops", crops), ("clips", clips),
+                           ("dead_letters", dead)):
+            self.counts[key] += value
+
+    def write(self) -> None:
+        with tempfile.TemporaryDirectory() as folder:
+            with self.clock.time("write"):
+                path = write_tfrecords(self.serialized, folder)
+            written = count_records(path)
+        if written != len(self.serialized):
+            raise RuntimeError(f"wrote {len(self.serialized)} clips but read back {written}")
+
+
+def measure_stages(listing, config) -> tuple[dict, list[int]]:
+    """(per-stage report, source frames per video): rates per source frame, shares of the total."""
+    tensorflow_import = import_tensorflow_seconds()
+    bench = StageBench(config)
+    for video in listing.videos:
+        bench.run_video(video)
+    bench.write()
+    return stage_report(bench, tensorflow_import), bench.frames_per_video
+
+
+def stage_report(bench: StageBench, tensorflow_import: float | None) -> dict:
+    frames, seconds = bench.counts["frames"], bench.clock.seconds
+    total = sum(seconds.values())
+    stages = {stage: {**rate(frames, seconds[stage]),
+                      "share_of_total": round(seconds[stage] / total, 4)} for stage in STAGES}
+    stages["decode"].update({
+        "passes_per_video": len(bench.clock.decode_passes),
+        "per_pass": {name: rate(frames, value)
+                     for name, value in bench.clock.decode_passes.items()},
+        "note": "the job decodes each video twice (landmark pass, crop pass); the stage rate "
+                "counts both passes per source frame"})
+    stages["landmarks"]["note"] = (
+        f"FaceTracker.update on frames decoded beforehand; {bench.counts['detector_runs']} "
+        f"detector runs over {bench.counts['frames_tracked']} tracked frames")
+    stages["crop"]["note"] = (f"{bench.counts['crops']} window frames warped "
+                              "(mouth_crop_transform + warp_crop)")
+    return {"counts": bench.counts, "stages": stages,
+            "total": {**rate(frames, total),
+                      "note": "sum of the stages: what one core reaches without Beam"},
+            "dominant_stage": max(STAGES, key=seconds.get),
+            "tensorflow_import_seconds_excluded": (round(tensorflow_import, 3)
+                                                   if tensorflow_import is not None else None)}
+
+
+# ---------------------------------------------------------------------------------------
+# end to end, the real Beam job in a fresh interpreter
+
+
+def run_job_once(listing, output: str) -> dict:
+    """In the child: imports, then job.run on the DirectRunner; returns timings and counts."""
+    started = time.perf_counter()
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipelines.preprocess import job
+    from pipelines.preprocess.config import default
+
+    imported = time.perf_counter()
+    import tensorflow  # noqa: F401  (the job imports it lazily; timed apart here)
+
+    tensorflow_imported = time.perf_counter()
+    manifest = job.run(listing, default(), SAMPLE_DIR, output,
+                       PipelineOptions(list(DIRECT_ONE_CORE_FLAGS)))
+    finished = time.perf_counter()
+    return {"import_beam_and_job_seconds": round(imported - started, 3),
+            "import_tensorflow_seconds": round(tensorflow_imported - imported, 3),
+            "job_run_seconds": round(finished - tensorflow_imported, 3),
+            "videos": manifest["videos"], "words": manifest["words"],
+            "balanced": manifest["balanced"], "failures": manifest["failures"]}
+
+
+def time_job_in_child(videos: int) -> dict:
+    """Wall-clock seconds of a fresh interpreter running the job over `videos` videos."""
+    with tempfile.TemporaryDirectory() as output:
+        command = [sys.executable, os.path.abspath(__file__), "--videos", str(videos),
+                   "--run-job-into", output]
+        started = time.perf_counter()
+        child = subprocess.run(command, cwd=REPO, stdout=subprocess.PIPE, check=False)
+        wall = time.perf_counter() - started
+    if child.returncode != 0:
+        raise RuntimeError(f"the end-to-end run over {videos} videos failed "
+                           f"(exit {child.returncode}); its log is above on stderr")
+    return {"wall_seconds": round(wall, 3), **json.loads(child.stdout)}
+
+
+def end_to_end_run(videos: int, frames: int) -> dict:
+    result = time_job_in_child(videos)
+    if not result["balanced"] or result["words"]["written"] == 0:
+        raise RuntimeError(f"the end-to-end run over {videos} videos wrote no clips or does not "
+                           f"balance: {result!r}")
+    wall = result["wall_seconds"]
+    return {"videos": videos, "source_frames": frames,
+            "frames_per_second_per_core": round(frames / wall, 1),
+            "clips": result["words"]["written"],
+            "clips_per_second": round(result["words"]["written"] / wall, 2), **result}
+
+
+def measure_end_to_end(frames_per_video: list[int]) -> dict:
+    """The N-video run, the 1-video run, and the marginal rate from their difference."""
+    total = sum(frames_per_video)
+    full = end_to_end_run(len(frames_per_video), total)
+    report = {"options": list(DIRECT_ONE_CORE_FLAGS), "run": full,
+              "raw_frames_per_second_per_core": full["frames_per_second_per_core"],
+              "raw_clips_per_second": full["clips_per_second"]}
+    if len(frames_per_video) < 2:
+        report["marginal"] = None
+        return report
+    single = end_to_end_run(1, frames_per_video[0])
+    report["single_video_run"] = single
+    report["marginal"] = marginal(full, single)
+    return report
+
+
+def marginal(full: dict, single: dict) -> dict:
+    """Per-frame cost from the difference of two runs, and the fixed cost it leaves."""
+    extra_frames = full["source_frames"] - single["source_frames"]
+    extra_seconds = full["wall_seconds"] - single["wall_seconds"]
+    extra_clips = full["clips"] - single["clips"]
+    if extra_seconds <= 0:
+        return {"note": "the longer run was not slower; no marginal rate can be derived"}
+    per_frame = extra_seconds / extra_frames
+    return {"frames_per_second_per_core": round(extra_frames / extra_seconds, 1),
+            "ms_per_frame": round(1000.0 * per_frame, 3),
+            "clips_per_second": round(extra_clips / extra_seconds, 2),
+            "fixed_overhead_seconds": round(single["wall_seconds"]
+                                            - per_frame * single["source_frames"], 3),
+            "note": "from (wall N videos - wall 1 video) / (frames N - frames 1); the fixed "
+                    "overhead is interpreter start, imports (Beam, TensorFlow), model load and "
+                    "Beam pipeline start-up and finalisation"}
+
+
+# ---------------------------------------------------------------------------------------
+# machine, versions, report
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def load_average() -> float | None:
+    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
+
+
+def machine(pinned_cpu: int | None) -> dict:
+    return {"cpu_count": os.cpu_count(), "cpu_model": cpu_model(), "pinned_to_cpu": pinned_cpu,
+            "platform": platform.platform(), "machine": platform.machine()}
+
+
+def versions() -> dict:
+    import dlib
+
+    from pipelines.preprocess.job import package_versions
+
+    return {**package_versions(), "dlib": dlib.__version__}
+
+
+def target_verdict(end_to_end: dict) -> dict:
+    raw = end_to_end["raw_frames_per_second_per_core"]
+    margin = (end_to_end.get("marginal") or {}).get("frames_per_second_per_core")
+    return {"frames_per_second_per_core": TARGET_FRAMES_PER_SECOND_PER_CORE,
+            "met_raw": raw >= TARGET_FRAMES_PER_SECOND_PER_CORE,
+            "met_marginal": (margin >= TARGET_FRAMES_PER_SECOND_PER_CORE
+                             if margin is not None else None)}
+
+
+def add_beam_cost(end_to_end: dict, stages: dict) -> None:
+    """Adds what the job costs per frame beyond its stages' own work (Beam, pickling)."""
+    margin = end_to_end["marginal"]
+    if margin and "ms_per_frame" in margin:
+        margin["beyond_stage_sum_ms_per_frame"] = round(
+            margin["ms_per_frame"] - stages["total"]["ms_per_frame"], 3)
+
+
+def benchmark(listing, pinned_cpu: int | None) -> dict:
+    import cv2
+
+    from pipelines.preprocess.config import default
+
+    cv2.setNumThreads(1)
+    config = default()
+    load_before = load_average()
+    _LOG.warning("benchmarking the preprocess job on %d videos, one core", len(listing.videos))
+    decode_only = measure_decode_only(listing, config)
+    stages, frames_per_video = measure_stages(listing, config)
+    end_to_end = measure_end_to_end(frames_per_video)
+    add_beam_cost(end_to_end, stages)
+    return {
+        "benchmark": "preprocess",
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "input": SAMPLE_DIR, "videos": [os.path.basename(v.video) for v in listing.videos],
+        "source_frames": sum(frames_per_video),
+        "units": "source frames = frames decoded once per video at config.fps; rates per core",
+        "target": target_verdict(end_to_end), "decode_only": decode_only,
+        "stages": stages, "end_to_end": end_to_end, "config": config.as_dict(),
+        "threads": {**ONE_THREAD_ENV, "ffmpeg_threads": 1},
+        "machine": {**machine(pinned_cpu), "load_average_1min": {
+            "before": load_before, "after": load_average(),
+            "note": "other work on the machine during the run slows the figures"}},
+        "versions": versions(),
+    }
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--videos", type=int, default=None,
+                        help="use the first N sample videos in name order (default: all)")
+    parser.add_argument("--output", default=None,
+                        help=f"JSON file to write (default: {DEFAULT_OUTPUT} in the repository)")
+    parser.add_argument("--run-job-into", default=None, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    output = os.path.abspath(args.output or os.path.join(REPO, DEFAULT_OUTPUT))
+    pinned_cpu = limit_to_one_core()
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    os.chdir(REPO)
+    try:
+        listing = sample_listing(args.videos)
+    except ValueError as err:
+        print(f"benchmarks/preprocess.py: {err}", file=sys.stderr)
+        return 2
+    with stdout_to_stderr():
+        if args.run_job_into:
+            result = run_job_once(listing, args.run_job_into)
+        else:
+            result = benchmark(listing, pinned_cpu)
+    text = json.dumps(result, indent=2)
+    if not args.run_job_into:
+        os.makedirs(os.path.dirname(output), exist_ok=True)
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

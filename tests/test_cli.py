@@ -1,0 +1,86 @@
+"""The `lipflow` command as a user runs it: a real subprocess, real exit codes."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+from tests import media
+
+
+def lipflow(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lipflow", *args], capture_output=True,
+                          text=True, check=False, timeout=600)
+
+
+def _grid_folder(root, clips):
+    os.makedirs(root / "video")
+    os.makedirs(root / "align")
+    for clip in clips:
+        shutil.copyfile(media.sample_video(clip), root / "video" / f"{clip}.mpg")
+        shutil.copyfile(media.sample_align(clip), root / "align" / f"{clip}.align")
+    return str(root)
+
+
+def test_help_explains_the_subcommands():
+    top = lipflow("--help")
+    assert top.returncode == 0 and "preprocess" in top.stdout and "contact-sheet" in top.stdout
+    sub = lipflow("preprocess", "--help")
+    assert sub.returncode == 0
+    for flag in ("--input", "--output", "--landmarks", "--window_length", "--crop_size"):
+        assert flag in sub.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--input", "/no/such/folder"], "neither a folder nor a manifest"),
+    (["--crop_size", "0"], "crop_size must be"),
+    (["--landmarks", "fan"], "--landmarks dlib"),
+])
+def test_bad_setup_fails_fast_with_a_message(tmp_path, args, message):
+    base = ["preprocess", "--input", _grid_folder(tmp_path / "in", ["bbaf3s"]),
+            "--output", str(tmp_path / "out")]
+    result = lipflow(*(base + args))
+    assert result.returncode == 3, result.stderr[-2000:]
+    assert message in result.stderr
+
+
+def test_empty_folder_is_reported(tmp_path):
+    (tmp_path / "in").mkdir()
+    result = lipflow("preprocess", "--input", str(tmp_path / "in"), "--output", str(tmp_path / "o"))
+    assert result.returncode == 3 and "no videos found" in result.stderr
+
+
+@pytest.mark.slow
+def test_preprocess_then_contact_sheet(tmp_path):
+    output = tmp_path / "out"
+    result = lipflow("preprocess", "--input", _grid_folder(tmp_path / "in", ["bbaf3s", "lgiz3s"]),
+                     "--output", str(output))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "2 videos, 12 words -> 12 clips written, 0 words failed" in result.stdout
+    manifest = json.load(open(output / "manifest.json"))
+    assert manifest["words"]["written"] == 12 and manifest["balanced"]
+    assert "Traceback" not in result.stderr
+
+    sheet = tmp_path / "sheet.png"
+    drawn = lipflow("contact-sheet", "--data", str(output), "--output", str(sheet), "--clips", "4")
+    assert drawn.returncode == 0, drawn.stderr[-2000:]
+    image = Image.open(sheet)
+    assert image.size == (10 * 96, 4 * (14 + 96 + 3))  # 10 frames (every 3rd of 29), 4 rows
+
+
+@pytest.mark.slow
+def test_a_run_where_everything_fails_is_an_error(tmp_path):
+    root = tmp_path / "in"
+    root.mkdir()
+    (root / "talk.mp4").write_text("not a video")
+    shutil.copyfile(media.sample_align(), root / "talk.align")
+    result = lipflow("preprocess", "--input", str(root), "--output", str(tmp_path / "out"),
+                     "--direct_running_mode", "in_memory")
+    assert result.returncode == 1
+    assert "no clip was written" in result.stderr
+    letters = (tmp_path / "out" / "dead_letters.jsonl").read_text().splitlines()
+    assert [json.loads(line)["reason"] for line in letters] == ["not_a_video"]
