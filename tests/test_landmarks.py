@@ -72,3 +72,12 @@ def test_fan_backend_without_its_package_says_how_to_get_it(monkeypatch):
 def test_unknown_backend_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown landmark backend 'mediapipe'"):
         make_backend("mediapipe")
+
+
+def test_a_shot_cut_forces_a_fresh_detection(dlib_backend, frames, tmp_path):
+    card = list(decode_frames(media.no_face(str(tmp_path / "card.mp4"), seconds=0.2), DecodeReport()))
+    tracker = FaceTracker(dlib_backend, detect_every=25)
+    assert all(tracker.update(f) is not None for f in frames[:3])
+    # Without cut detection the fitter would place 68 points on the test card.
+    assert tracker.update(card[0]) is None
+    assert tracker.detections == 2

@@ -28,6 +28,7 @@ class PreprocessConfig:
     smooth_window: int = 12            # centred moving average of landmarks, in frames
     end_tolerance: float = 0.08        # a word may end this far past the video's end (clamped)
     num_shards: int = 0                # TFRecord shards; 0 lets the runner choose
+    gzip_level: int = 1                # 1 fastest .. 9 smallest; the default level costs 3x
     max_failure_fraction: float = 0.5  # above this share of failed words the run is an error
 
     def __post_init__(self):
@@ -40,6 +41,8 @@ class PreprocessConfig:
             raise ValueError(f"landmarks must be one of {BACKENDS}, got {self.landmarks!r}")
         if self.crop_size < 16 or self.crop_size > self.max_side:
             raise ValueError(f"crop_size must be in [16, max_side], got {self.crop_size!r}")
+        if not 1 <= self.gzip_level <= 9:
+            raise ValueError(f"gzip_level must be in 1..9, got {self.gzip_level!r}")
         if self.max_gap < 0 or self.upsample < 0 or self.num_shards < 0:
             raise ValueError("max_gap, upsample and num_shards must be >= 0")
         if not 0.0 <= self.max_failure_fraction <= 1.0:

@@ -65,7 +65,7 @@ def build_pipeline(pipeline: beam.Pipeline, listing: InputListing, config: Prepr
     tracked = parsed.jobs | "DetectLandmarks" >> DetectLandmarks(config)
     cropped = tracked.tracks | "CropMouths" >> CropMouths(config)
     cropped.clips | "WriteClips" >> WriteClips(FileSystems.join(output, CLIPS_PREFIX),
-                                               config.num_shards)
+                                               config.num_shards, config.gzip_level)
     orphans = pipeline | "ListOrphanTranscripts" >> beam.Create(orphan_failures(listing))
     failures = ((orphans, parsed[DEAD_LETTER], tracked[DEAD_LETTER], cropped[DEAD_LETTER])
                 | "AllFailures" >> beam.Flatten())

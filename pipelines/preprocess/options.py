@@ -24,6 +24,7 @@ _HELP = {
     "smooth_window": "frames in the centred moving average applied to landmarks",
     "end_tolerance": "seconds a word may end past the video's end (clamped); beyond: dead letter",
     "num_shards": "number of TFRecord shards (0: let the runner decide)",
+    "gzip_level": "GZIP level of the TFRecords, 1 (fastest) to 9 (smallest)",
     "max_failure_fraction": "share of failed words above which the run exits with an error",
 }
 

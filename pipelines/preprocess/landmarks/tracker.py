@@ -7,7 +7,10 @@ fits the points inside the box implied by the previous frame's points. The box i
 derived with the offset between detector box and landmark extent learnt at the last
 detection, so the fitter always sees boxes shaped like its detector's. A fit whose
 extent no longer overlaps the box it was given (the face moved fast or left) triggers
-a fresh detection on the same frame.
+a fresh detection on the same frame, and so does a shot cut: between detections the
+fitter would otherwise place points on whatever now fills the old box. A cut shows as a
+jump in a 32x24 thumbnail: on the sample clips consecutive frames differ by at most
+1.2 grey levels on average, unrelated pictures by 70 or more.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import numpy as np
 from pipelines.preprocess.landmarks.base import LandmarkBackend
 
 _MIN_TRACK_IOU = 0.5
+_THUMBNAIL_SIZE = (32, 24)
+_CUT_THRESHOLD = 20.0  # mean absolute thumbnail difference, grey levels
 
 
 def points_box(points: np.ndarray) -> np.ndarray:
@@ -32,6 +37,10 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> float:
     inter = width * height
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return float(inter / union) if union > 0 else 0.0
+
+
+def _thumbnail(frame: np.ndarray) -> np.ndarray:
+    return cv2.resize(frame, _THUMBNAIL_SIZE, interpolation=cv2.INTER_AREA).astype(np.int16)
 
 
 def _box_offsets(box: np.ndarray, extent: np.ndarray) -> np.ndarray:
@@ -63,6 +72,13 @@ class FaceTracker:
         self._points: np.ndarray | None = None
         self._offsets = np.zeros(4)
         self._since_detection = 0
+        self._last_thumbnail: np.ndarray | None = None
+
+    def _is_cut(self, frame: np.ndarray) -> bool:
+        """Whether this frame starts a new shot (and remembers it for the next call)."""
+        thumbnail = _thumbnail(frame)
+        previous, self._last_thumbnail = self._last_thumbnail, thumbnail
+        return previous is not None and float(np.abs(thumbnail - previous).mean()) > _CUT_THRESHOLD
 
     def _detect_boxes(self, frame: np.ndarray) -> np.ndarray:
         self.detections += 1
@@ -96,7 +112,7 @@ class FaceTracker:
 
     def update(self, frame: np.ndarray) -> np.ndarray | None:
         """Landmarks float32 [68, 2] of the followed face in this frame, or None if none found."""
-        if self._points is None or self._since_detection >= self._detect_every:
+        if self._is_cut(frame) or self._points is None or self._since_detection >= self._detect_every:
             return self._detect_and_fit(frame)
         box = _box_from_extent(points_box(self._points), self._offsets)
         points = self._backend.fit_landmarks(frame, box)
