@@ -12,15 +12,16 @@ compared with each other:
   (the job decodes each video twice: once for landmarks, once for the crops),
   landmarks (`FaceTracker.update`, on frames decoded beforehand), track
   (`interpolate_missing` + `smooth_track`), crop (`mouth_crop_transform` + `warp_crop`
-  on the window frames), encode (`encode_clip`) and write (a GZIP TFRecord file,
-  through the sink behind `beam.io.WriteToTFRecord`).
+  on the window frames), encode (`encode_clip`) and write (a GZIP TFRecord file through
+  the job's own sink at the configured level; Beam's stock `WriteToTFRecord` sink, which
+  compresses at zlib's default level, is timed on the same records as the baseline).
 - end_to_end: `pipelines.preprocess.job.run` on the DirectRunner (in_memory,
   direct_num_workers=1) in a fresh interpreter, over N videos and over 1 video; the
   difference gives the marginal rate without the fixed start-up cost (interpreter,
   Beam, TensorFlow import, model load).
 
 Where the job keeps a step behind a private name (`_wanted`, `_place_words`, the DoFns'
-loaded models, Beam's `_TFRecordSink`), the benchmark calls that name rather than copy
+loaded models, Beam's `_TFRecordSink` for the baseline), the benchmark calls that name rather than copy
 the step, and it checks its timed landmarks and crops against the job's DoFns.
 
 Rates are in source frames (frames decoded once per video at the job's 25 fps) per
@@ -247,17 +248,30 @@ def check_same_crops(clips: list, crops: dict, num_frames: int) -> None:
             raise RuntimeError(f"the timed crops disagree with CropWordClipsFn on {clip.clip_id!r}")
 
 
-def write_tfrecords(serialized: list[bytes], folder: str) -> str:
-    """Writes the clips into one GZIP TFRecord file the way WriteClips' sink does."""
+def job_sink(folder: str, gzip_level: int):
+    """The sink WriteClips uses."""
+    from pipelines.preprocess.write_clips import CLIP_FILE_SUFFIX, GzipTFRecordSink
+
+    return GzipTFRecordSink(os.path.join(folder, "clips"), CLIP_FILE_SUFFIX, 1, gzip_level)
+
+
+def beam_default_sink(folder: str):
+    """The baseline: the sink behind beam.io.WriteToTFRecord(compression_type=GZIP)."""
     from apache_beam.coders import BytesCoder
     from apache_beam.io.filesystem import CompressionTypes
     from apache_beam.io.tfrecordio import _TFRecordSink
 
     from pipelines.preprocess.write_clips import CLIP_FILE_SUFFIX
 
-    path = os.path.join(folder, "clips" + CLIP_FILE_SUFFIX)
-    sink = _TFRecordSink(os.path.join(folder, "clips"), BytesCoder(), CLIP_FILE_SUFFIX, 1, "",
+    return _TFRecordSink(os.path.join(folder, "clips"), BytesCoder(), CLIP_FILE_SUFFIX, 1, "",
                          CompressionTypes.GZIP)
+
+
+def write_tfrecords(serialized: list[bytes], folder: str, sink) -> str:
+    """Writes the clips into one GZIP TFRecord file through `sink`."""
+    from pipelines.preprocess.write_clips import CLIP_FILE_SUFFIX
+
+    path = os.path.join(folder, "clips" + CLIP_FILE_SUFFIX)
     handle = sink.open(path)
     for record in serialized:
         sink.write_record(handle, record)
@@ -341,10 +355,17 @@ class StageBench:
     def write(self) -> None:
         with tempfile.TemporaryDirectory() as folder:
             with self.clock.time("write"):
-                path = write_tfrecords(self.serialized, folder)
+                path = write_tfrecords(self.serialized, folder,
+                                       job_sink(folder, self.config.gzip_level))
             written = count_records(path)
+            self.written_bytes = os.path.getsize(path)
         if written != len(self.serialized):
             raise RuntimeError(f"wrote {len(self.serialized)} clips but read back {written}")
+        with tempfile.TemporaryDirectory() as folder:
+            started = time.perf_counter()
+            path = write_tfrecords(self.serialized, folder, beam_default_sink(folder))
+            self.baseline_write_seconds = time.perf_counter() - started
+            self.baseline_written_bytes = os.path.getsize(path)
 
 
 def measure_stages(listing, config) -> tuple[dict, list[int]]:
@@ -373,6 +394,12 @@ def stage_report(bench: StageBench, tensorflow_import: float | None) -> dict:
         f"detector runs over {bench.counts['frames_tracked']} tracked frames")
     stages["crop"]["note"] = (f"{bench.counts['crops']} window frames warped "
                               "(mouth_crop_transform + warp_crop)")
+    stages["write"].update({
+        "bytes": bench.written_bytes,
+        "baseline_beam_default_sink": {
+            **rate(frames, bench.baseline_write_seconds), "bytes": bench.baseline_written_bytes,
+            "time_ratio_baseline_over_ours": round(bench.baseline_write_seconds
+                                                   / seconds["write"], 2)}})
     return {"counts": bench.counts, "stages": stages,
             "total": {**rate(frames, total),
                       "note": "sum of the stages: what one core reaches without Beam"},
