@@ -19,9 +19,9 @@ $(BIN)/.installed: requirements.lock setup.py
 install: $(BIN)/.installed
 
 demo: install
-	$(BIN)/lipflow preprocess --input data/sample/grid_s1 --output $(DEMO)/clips
-	$(BIN)/lipflow contact-sheet --data $(DEMO)/clips --output $(DEMO)/contact_sheet.png
-	@echo "Demo done: clips, dead letters and manifest in $(DEMO)/clips; look at $(DEMO)/contact_sheet.png"
+	$(BIN)/lipflow preprocess --input data/sample/grid_s1 --output $(DEMO)/data --augment_copies 1
+	$(BIN)/lipflow contact-sheet --data $(DEMO)/data/train --output $(DEMO)/contact_sheet.png
+	@echo "Demo done: the dataset is in $(DEMO)/data (see its dataset_info.json); look at $(DEMO)/contact_sheet.png"
 
 test: install
 	$(BIN)/python -m pytest -q tests

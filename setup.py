@@ -30,5 +30,5 @@ setup(
         "fan": ["face-alignment==1.5.0", "torch==2.13.0"],
         "test": ["pytest==9.2.0"],
     },
-    entry_points={"console_scripts": ["lipflow=lipflow.cli:main"]},
+    entry_points={"console_scripts": ["lipflow=lipflow.cli:run"]},
 )

@@ -1,5 +1,3 @@
-import sys
+from lipflow.cli import run
 
-from lipflow.cli import main
-
-sys.exit(main())
+run()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import os
 import sys
 
@@ -56,9 +58,11 @@ def _summary(manifest: dict, output: str) -> str:
              f"{words['written']} clips written, {words['failed']} words failed "
              f"({videos['failed']} videos failed whole)"]
     lines += [f"  {count:6d}  {reason}" for reason, count in manifest["failures"].items()]
-    lines += [f"  clips:        {output}/clips-*.tfrecord.gz",
+    lines += [f"  clips:        {output}/{{train,val,test}}/clips-*.tfrecord.gz",
+              f"  transform:    {output}/transform_fn (vocabulary, label ids, pixel statistics)",
               f"  dead letters: {output}/dead_letters.jsonl",
-              f"  manifest:     {output}/manifest.json"]
+              f"  manifest:     {output}/manifest.json",
+              f"  dataset card: {output}/dataset_info.json"]
     return "\n".join(lines)
 
 
@@ -85,7 +89,11 @@ def _run_preprocess(args: argparse.Namespace, argv: list[str]) -> int:
     except LandmarkModelUnavailable as err:
         print(f"lipflow preprocess: {err}", file=sys.stderr)
         return EXIT_BAD_SETUP
+    from pipelines.preprocess.dataset_info import DATASET_INFO_FILE, summary_text
+
     print(_summary(manifest, args.output))
+    with open(os.path.join(args.output, DATASET_INFO_FILE), encoding="utf-8") as handle:
+        print(summary_text(json.load(handle)))
     return _verdict(manifest, config.max_failure_fraction)
 
 
@@ -146,5 +154,19 @@ def main(argv: list[str] | None = None) -> int:
     return _run_contact_sheet(args)
 
 
+def run() -> None:
+    """Console entry point: main(), then an exit that skips interpreter teardown.
+
+    A process that ran a tf.Transform analysis crashes with SIGSEGV while the interpreter
+    tears down (after all output is written and checked). lipflow has nothing left to do
+    by then, so it flushes its streams and leaves with main()'s exit code directly.
+    """
+    code = main()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -39,6 +39,8 @@ def configure(level: str) -> None:
     logging.basicConfig(level=level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apache_beam").setLevel(logging.WARNING)
+    for noisy in ("tensorflow", "absl"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     worker = logging.getLogger(_WORKER_LOGGER)
     worker.setLevel(level.upper())
     worker.addFilter(WorkerLogFilter())

@@ -8,11 +8,11 @@ TFMD schema (`schema.pbtxt` beside this file) is generated from the same tables.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "1.1.0"
 SEQUENCE_STRUCT = "##SEQUENCE##"  # TFMD's name for the feature lists of a SequenceExample
 
 # Context keys.
@@ -34,6 +34,13 @@ PADDED_AFTER = "padded_after"
 INTERPOLATED_FRAMES = "interpolated_frames"
 SPEAKER = "speaker"
 SPLIT = "split"
+GROUP = "group"
+LABEL = "label"
+AUGMENT_COPY = "augment_copy"
+FACE_SIZE = "face_size"
+YAW = "yaw"
+LANDMARK_JITTER = "landmark_jitter"
+SHARPNESS = "sharpness"
 
 # Sequence (per-frame) keys.
 FRAMES = "frames"
@@ -73,7 +80,14 @@ CONTEXT_FEATURES = (
     Feature(PADDED_AFTER, "int64", 1, "window positions after the video's last frame"),
     Feature(INTERPOLATED_FRAMES, "int64", 1, "window frames whose landmarks were interpolated"),
     Feature(SPEAKER, "bytes", 1, "speaker id when the input names one, else empty"),
-    Feature(SPLIT, "bytes", 1, "split named by the input (train/val/test), else empty"),
+    Feature(SPLIT, "bytes", 1, "train, val or test"),
+    Feature(GROUP, "bytes", 1, "key the split was drawn by (video:<id> or speaker:<id>)"),
+    Feature(LABEL, "int64", 1, "index of the word in the vocabulary (transform_fn)"),
+    Feature(AUGMENT_COPY, "int64", 1, "0 for an original clip, k for its k-th augmented copy"),
+    Feature(FACE_SIZE, "float32", 1, "median outer-eye-corner distance, source pixels"),
+    Feature(YAW, "float32", 1, "head-turn proxy, 0 frontal to 1 profile"),
+    Feature(LANDMARK_JITTER, "float32", 1, "mean |fitted - smoothed| landmark offset / face size"),
+    Feature(SHARPNESS, "float32", 1, "mean variance of the Laplacian of the crops"),
 )
 
 SEQUENCE_FEATURES = (
@@ -109,7 +123,13 @@ class ClipRecord:
     crop_transform: np.ndarray     # float32 [T, 2, 3]
     speaker: str = ""
     split: str = ""
-    extra: dict = field(default_factory=dict)
+    group: str = ""
+    label: int = -1
+    augment_copy: int = 0
+    face_size: float = 0.0
+    yaw: float = 0.0
+    landmark_jitter: float = 0.0
+    sharpness: float = 0.0
 
     @property
     def interpolated_frames(self) -> int:
@@ -125,7 +145,9 @@ def _context_values(record: ClipRecord) -> dict:
         CROP_WIDTH: record.frames.shape[2], FIRST_FRAME: record.first_frame,
         PADDED_BEFORE: record.padded_before, PADDED_AFTER: record.padded_after,
         INTERPOLATED_FRAMES: record.interpolated_frames, SPEAKER: record.speaker,
-        SPLIT: record.split,
+        SPLIT: record.split, GROUP: record.group, LABEL: record.label,
+        AUGMENT_COPY: record.augment_copy, FACE_SIZE: record.face_size, YAW: record.yaw,
+        LANDMARK_JITTER: record.landmark_jitter, SHARPNESS: record.sharpness,
     }
 
 

@@ -6,6 +6,10 @@ import dataclasses
 from dataclasses import dataclass
 
 from pipelines.preprocess.landmarks import BACKENDS
+from pipelines.preprocess.quality import QualityThresholds
+from pipelines.preprocess.splits import SPLIT_KEYS, SplitRatios
+
+_QUALITY = QualityThresholds()
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,18 @@ class PreprocessConfig:
     num_shards: int = 0                # TFRecord shards; 0 lets the runner choose
     gzip_level: int = 1                # 1 fastest .. 9 smallest; the default level costs 3x
     max_failure_fraction: float = 0.5  # above this share of failed words the run is an error
+    # Dataset building.
+    train_fraction: float = 0.8        # share of groups in train; val next; test the rest
+    val_fraction: float = 0.1
+    split_by: str = "video"            # group key of the split: video or speaker
+    vocab_size: int = 500              # top-K words by count (LRW: 500)
+    min_word_count: int = 1            # words with fewer train clips are out of vocabulary
+    augment_copies: int = 0            # extra augmented copies of each train clip
+    min_face_size: float = _QUALITY.min_face_size
+    max_yaw: float = _QUALITY.max_yaw
+    max_jitter: float = _QUALITY.max_jitter
+    max_interpolated_fraction: float = _QUALITY.max_interpolated_fraction
+    min_sharpness: float = _QUALITY.min_sharpness
 
     def __post_init__(self):
         positive = ("fps", "window_length", "crop_size", "max_side", "detect_every",
@@ -45,9 +61,25 @@ class PreprocessConfig:
             raise ValueError(f"gzip_level must be in 1..9, got {self.gzip_level!r}")
         if self.max_gap < 0 or self.upsample < 0 or self.num_shards < 0:
             raise ValueError("max_gap, upsample and num_shards must be >= 0")
+        if self.split_by not in SPLIT_KEYS:
+            raise ValueError(f"split_by must be one of {SPLIT_KEYS}, got {self.split_by!r}")
+        if self.vocab_size < 1 or self.min_word_count < 1 or self.augment_copies < 0:
+            raise ValueError("vocab_size and min_word_count must be >= 1, augment_copies >= 0")
+        _ = (self.split_ratios, self.quality_thresholds)  # constructing them validates them
         if not 0.0 <= self.max_failure_fraction <= 1.0:
             raise ValueError(
                 f"max_failure_fraction must be in [0, 1], got {self.max_failure_fraction!r}")
+
+    @property
+    def split_ratios(self) -> SplitRatios:
+        return SplitRatios(train=self.train_fraction, val=self.val_fraction)
+
+    @property
+    def quality_thresholds(self) -> QualityThresholds:
+        return QualityThresholds(
+            min_face_size=self.min_face_size, max_yaw=self.max_yaw, max_jitter=self.max_jitter,
+            max_interpolated_fraction=self.max_interpolated_fraction,
+            min_sharpness=self.min_sharpness)
 
     @property
     def context_frames(self) -> int:

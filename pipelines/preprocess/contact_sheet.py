@@ -22,7 +22,7 @@ def read_clips(data: str, limit: int) -> list[dict]:
     """The first `limit` clips under `data` as numpy dicts, through the schema's parser."""
     import tensorflow as tf
 
-    files = sorted(glob.glob(os.path.join(data, "*.tfrecord.gz")))
+    files = sorted(glob.glob(os.path.join(data, "**", "*.tfrecord.gz"), recursive=True))
     if not files:
         raise ValueError(f"no *.tfrecord.gz files in {data!r}: run lipflow preprocess first")
     dataset = tf.data.TFRecordDataset(files, compression_type="GZIP").map(parse_clip)

@@ -23,6 +23,7 @@ from pipelines.preprocess.decode import DecodeReport, decode_frames
 from pipelines.preprocess.detect_landmarks import LandmarkTrack, local_copy
 from pipelines.preprocess.errors import RecordError
 from pipelines.preprocess.mean_face import mean_face
+from pipelines.preprocess.quality import measure_quality
 from pipelines.preprocess.tracking import interpolate_missing, smooth_track
 from pipelines.preprocess.transcripts import WordTiming
 from pipelines.preprocess.windows import WordWindow, word_window
@@ -102,18 +103,22 @@ class CropWordClipsFn(beam.DoFn):
                 smoothed: np.ndarray, transforms: dict) -> ClipRecord:
         video = track.job.input
         frames = placed.window.frame_indices
+        crops_used = np.stack([crops[i] for i in frames])
+        quality = measure_quality(crops_used, smoothed[frames], track.points[frames],
+                                  track.fitted[frames])
         return ClipRecord(
             clip_id=clip_id(video.video_id, placed.index, placed.word.word),
             video_id=video.video_id, source_video=video.video, word=placed.word.word,
             word_index=placed.index, start_time=placed.start, end_time=placed.end,
             fps=self._config.fps, first_frame=placed.window.first_frame,
             padded_before=placed.window.padded_before, padded_after=placed.window.padded_after,
-            frames=np.stack([crops[i] for i in frames]),
+            frames=crops_used,
             boundary_mask=placed.window.boundary_mask.astype(np.uint8),
             landmarks=smoothed[frames].astype(np.float32),
             landmark_detected=track.fitted[frames],
             crop_transform=np.stack([transforms[i] for i in frames]).astype(np.float32),
-            speaker=video.speaker, split=video.split)
+            speaker=video.speaker, split=video.split, face_size=quality.face_size,
+            yaw=quality.yaw, landmark_jitter=quality.jitter, sharpness=quality.sharpness)
 
     def _cut(self, path: str, track: LandmarkTrack, placed: list[PlacedWord],
              smoothed: np.ndarray):

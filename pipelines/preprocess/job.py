@@ -1,8 +1,9 @@
 """The preprocess job: wires the stages together, runs them, and reads back the manifest.
 
-  inputs -> ReadTranscripts -> DetectLandmarks -> CropMouths -> WriteClips
-                  \\________________\\________________\\-> WriteDeadLetters
-  every outcome -> WriteManifest
+  inputs -> ReadTranscripts -> DetectLandmarks -> CropMouths -> FilterQuality
+         -> AssignSplits -> AttachLabels (vocabulary from AnalyzeVocabulary on train)
+         -> AugmentTrain -> WriteClips per split
+  every stage's failures -> WriteDeadLetters; every outcome -> WriteManifest
 """
 
 from __future__ import annotations
@@ -19,19 +20,29 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.preprocess import manifest
+from pipelines.preprocess.assign_splits import AssignSplits
+from pipelines.preprocess.augment import AugmentConfig
+from pipelines.preprocess.augment_clips import AugmentTrain
 from pipelines.preprocess.config import PreprocessConfig
 from pipelines.preprocess.crop_mouths import CropMouths
+from pipelines.preprocess.dataset_info import (DATASET_INFO_FILE, build_dataset_info,
+                                               write_dataset_info)
 from pipelines.preprocess.dead_letters import DEAD_LETTER, WriteDeadLetters, failure
 from pipelines.preprocess.decode import ffmpeg_executable, ffmpeg_version
 from pipelines.preprocess.detect_landmarks import DetectLandmarks
+from pipelines.preprocess.filter_quality import FilterQuality
 from pipelines.preprocess.inputs import InputListing
 from pipelines.preprocess.landmarks import make_backend
 from pipelines.preprocess.read_transcripts import ReadTranscripts
+from pipelines.preprocess.splits import SPLITS
+from pipelines.preprocess.vocabulary import AnalyzeVocabulary, AttachLabels
 from pipelines.preprocess.write_clips import WriteClips
 
 CLIPS_PREFIX = "clips"
 DEAD_LETTERS_FILE = "dead_letters.jsonl"
 MANIFEST_FILE = "manifest.json"
+TRANSFORM_DIR = "transform_fn"
+TFT_TEMP_DIR = "tmp_tft"
 _PACKAGES = ("lipflow", "apache-beam", "tensorflow", "numpy", "opencv-python-headless",
              "dlib-bin", "face-alignment", "ffmpeg-python", "imageio-ffmpeg")
 _LOG = logging.getLogger(__name__)
@@ -64,16 +75,32 @@ def build_pipeline(pipeline: beam.Pipeline, listing: InputListing, config: Prepr
     parsed = videos | "ReadTranscripts" >> ReadTranscripts()
     tracked = parsed.jobs | "DetectLandmarks" >> DetectLandmarks(config)
     cropped = tracked.tracks | "CropMouths" >> CropMouths(config)
-    cropped.clips | "WriteClips" >> WriteClips(FileSystems.join(output, CLIPS_PREFIX),
-                                               config.num_shards, config.gzip_level)
+    checked = cropped.clips | "FilterQuality" >> FilterQuality(config.quality_thresholds)
+    split = checked.clips | "AssignSplits" >> AssignSplits(config.split_ratios, config.split_by)
+    transform_dir = FileSystems.join(output, TRANSFORM_DIR)
+    written_transform = (
+        split.clips
+        | "TrainSplitOnly" >> beam.Filter(lambda clip: clip.split == "train")
+        | "AnalyzeVocabulary" >> AnalyzeVocabulary(
+            transform_dir, FileSystems.join(output, TFT_TEMP_DIR), config.vocab_size,
+            config.min_word_count))
+    labelled = split.clips | "AttachLabels" >> AttachLabels(transform_dir, written_transform)
+    final = labelled.clips | "AugmentTrain" >> AugmentTrain(config.augment_copies,
+                                                            AugmentConfig())
+    parts = final | "PartitionBySplit" >> beam.Partition(
+        lambda clip, _: SPLITS.index(clip.split), len(SPLITS))
+    for name, part in zip(SPLITS, parts):
+        part | f"Write{name.capitalize()}Clips" >> WriteClips(
+            FileSystems.join(output, name, CLIPS_PREFIX), config.num_shards, config.gzip_level)
     orphans = pipeline | "ListOrphanTranscripts" >> beam.Create(orphan_failures(listing))
-    failures = ((orphans, parsed[DEAD_LETTER], tracked[DEAD_LETTER], cropped[DEAD_LETTER])
+    failures = ((orphans, parsed[DEAD_LETTER], tracked[DEAD_LETTER], cropped[DEAD_LETTER],
+                 checked[DEAD_LETTER], split[DEAD_LETTER], labelled[DEAD_LETTER])
                 | "AllFailures" >> beam.Flatten())
     failures | "WriteDeadLetters" >> WriteDeadLetters(FileSystems.join(output, DEAD_LETTERS_FILE))
     events = (
         (videos | "VideoEvents" >> beam.Map(manifest.video_seen_event),
          parsed.jobs | "WordEvents" >> beam.Map(manifest.words_seen_event),
-         cropped.clips | "ClipEvents" >> beam.Map(manifest.clip_written_event),
+         final | "ClipEvents" >> beam.Map(manifest.clip_written_event),
          failures | "FailureEvents" >> beam.Map(manifest.failure_event))
         | "AllEvents" >> beam.Flatten())
     events | "WriteManifest" >> manifest.WriteManifest(
@@ -103,7 +130,12 @@ def run(listing: InputListing, config: PreprocessConfig, input_path: str, output
     with beam.Pipeline(options=options) as pipeline:
         build_pipeline(pipeline, listing, config, output, run_info)
     with FileSystems.open(FileSystems.join(output, MANIFEST_FILE)) as handle:
-        return json.load(handle)
+        written = json.load(handle)
+    files = {split: f"{split}/{CLIPS_PREFIX}-*.tfrecord.gz" for split in SPLITS}
+    info = build_dataset_info(written, FileSystems.join(output, TRANSFORM_DIR), files)
+    write_dataset_info(info, FileSystems.join(output, DATASET_INFO_FILE))
+    FileSystems.delete([FileSystems.join(output, TFT_TEMP_DIR)])
+    return written
 
 
 def default_direct_options(argv: list[str]) -> list[str]:

@@ -27,7 +27,8 @@ def words_seen_event(job) -> dict:
 
 
 def clip_written_event(clip) -> dict:
-    return {"kind": "clip", "video_id": clip.video_id}
+    return {"kind": "clip", "video_id": clip.video_id, "split": clip.split, "word": clip.word,
+            "group": clip.group, "copy": clip.augment_copy}
 
 
 def failure_event(record: dict) -> dict:
@@ -50,8 +51,7 @@ class SummarizeOutcomesFn(beam.CombineFn):
         elif kind == "words":
             acc["words.seen"] += event["count"]
         elif kind == "clip":
-            acc["words.written"] += 1
-            acc["clips_per_video:" + event["video_id"]] += 1
+            self._add_clip(acc, event)
         elif kind == "failure":
             acc["failures:" + event["key"]] += 1
             acc["words.failed"] += event["words"]
@@ -62,10 +62,25 @@ class SummarizeOutcomesFn(beam.CombineFn):
             raise ValueError(f"unknown manifest event kind {kind!r}")
         return acc
 
+    @staticmethod
+    def _add_clip(acc: Counter, event: dict) -> None:
+        split = event.get("split", "")
+        acc[f"split_clips:{split}"] += 1
+        if event.get("copy", 0):
+            acc[f"split_augmented:{split}"] += 1
+            return
+        # Only originals account for transcript words; augmented copies are extra.
+        acc["words.written"] += 1
+        acc["clips_per_video:" + event["video_id"]] += 1
+        acc[f"split_words:{split}\x00{event.get('word', '')}"] += 1
+        acc[f"split_groups:{split}\x00{event.get('group', '')}"] = 1
+
     def merge_accumulators(self, accumulators):
         merged = Counter()
         for acc in accumulators:
             merged.update(acc)
+        for key in [k for k in merged if k.startswith("split_groups:")]:
+            merged[key] = 1  # a set of groups, not a count
         return merged
 
     def extract_output(self, acc):
@@ -74,6 +89,24 @@ class SummarizeOutcomesFn(beam.CombineFn):
 
 def _prefixed(counts: dict, prefix: str) -> dict:
     return {k[len(prefix):]: v for k, v in sorted(counts.items()) if k.startswith(prefix)}
+
+
+def _nested(counts: dict, prefix: str) -> dict:
+    nested: dict = {}
+    for key, value in _prefixed(counts, prefix).items():
+        outer, inner = key.split("\x00", 1)
+        nested.setdefault(outer, {})[inner] = value
+    return nested
+
+
+def split_counts(counts: dict) -> dict:
+    """Per split: clips written (with copies), augmented copies, distinct groups."""
+    clips = _prefixed(counts, "split_clips:")
+    augmented = _prefixed(counts, "split_augmented:")
+    groups = _nested(counts, "split_groups:")
+    return {split: {"clips": clips[split], "augmented_clips": augmented.get(split, 0),
+                    "original_clips": clips[split] - augmented.get(split, 0),
+                    "groups": len(groups.get(split, {}))} for split in clips}
 
 
 def build_manifest(counts: dict, run_info: dict) -> dict:
@@ -91,6 +124,8 @@ def build_manifest(counts: dict, run_info: dict) -> dict:
         "words": words,
         "balanced": words["seen"] == words["written"] + words["failed"],
         "clips_per_video": _prefixed(counts, "clips_per_video:"),
+        "splits": split_counts(counts),
+        "words_per_split": _nested(counts, "split_words:"),
         "failures": _prefixed(counts, "failures:"),
         "failed_words": _prefixed(counts, "failed_words:"),
     }

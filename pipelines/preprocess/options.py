@@ -26,6 +26,18 @@ _HELP = {
     "num_shards": "number of TFRecord shards (0: let the runner decide)",
     "gzip_level": "GZIP level of the TFRecords, 1 (fastest) to 9 (smallest)",
     "max_failure_fraction": "share of failed words above which the run exits with an error",
+    "train_fraction": "share of groups (videos or speakers) in the train split",
+    "val_fraction": "share of groups in the val split; test takes the rest",
+    "split_by": "group key of the splits: video, or speaker (from a manifest's speaker column); "
+                "inputs that name their own split keep it",
+    "vocab_size": "vocabulary size: the most frequent words of the train split (LRW: 500)",
+    "min_word_count": "words with fewer train clips than this are out of vocabulary",
+    "augment_copies": "augmented copies written per train clip (0: none)",
+    "min_face_size": "quality: minimum outer-eye-corner distance in source pixels",
+    "max_yaw": "quality: maximum head-turn proxy (0 frontal .. 1 profile)",
+    "max_jitter": "quality: maximum landmark jitter, as a share of the face size",
+    "max_interpolated_fraction": "quality: maximum share of frames without a fitted face",
+    "min_sharpness": "quality: minimum mean variance of the Laplacian of the crops",
 }
 
 

@@ -41,7 +41,9 @@ class _GzipHandle:
 
     def __init__(self, raw, level: int):
         self._raw = raw
-        self._gzip = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=level, mtime=0)
+        # No name and no time in the header: a rerun writes identical bytes.
+        self._gzip = gzip.GzipFile(filename="", fileobj=raw, mode="wb", compresslevel=level,
+                                   mtime=0)
 
     def write(self, data: bytes) -> None:
         self._gzip.write(data)

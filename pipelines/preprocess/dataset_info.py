@@ -1,0 +1,71 @@
+"""The dataset card: `dataset_info.json` beside the data, and its human summary.
+
+Written by the launcher once the job has finished, from the manifest's counts and the
+transform graph the job wrote (vocabulary in label order, the train split's pixel
+statistics), so it describes exactly what is on disk.
+"""
+
+from __future__ import annotations
+
+import json
+
+from apache_beam.io.filesystems import FileSystems
+
+from pipelines.preprocess.splits import SPLITS
+from pipelines.preprocess.vocabulary import VOCABULARY_NAME, pixel_statistics
+from schemas.clip import SCHEMA_VERSION
+
+DATASET_INFO_FILE = "dataset_info.json"
+
+
+def build_dataset_info(manifest: dict, transform_dir: str, files: dict[str, str]) -> dict:
+    """The card's content. `files`: split -> glob of its TFRecords, relative to the output."""
+    import tensorflow_transform as tft
+
+    output = tft.TFTransformOutput(transform_dir)
+    vocabulary = [w.decode("utf-8") if isinstance(w, bytes) else w
+                  for w in output.vocabulary_by_name(VOCABULARY_NAME)]
+    mean, std = pixel_statistics(output)
+    failed = manifest["failed_words"]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "created_at": manifest.get("started_at", ""),
+        "splits": {s: manifest["splits"].get(s, {"clips": 0, "original_clips": 0,
+                                                 "augmented_clips": 0, "groups": 0})
+                   for s in SPLITS},
+        "words_per_split": {s: manifest["words_per_split"].get(s, {}) for s in SPLITS},
+        "vocabulary": vocabulary,
+        "vocabulary_size": len(vocabulary),
+        "out_of_vocabulary_clips": failed.get("vocabulary/out_of_vocabulary", 0),
+        "dropped_by_quality": {k.split("/", 1)[1]: v for k, v in failed.items()
+                               if k.startswith("quality/")},
+        "pixel_mean": mean,
+        "pixel_std": std,
+        "transform_fn": "transform_fn",
+        "files": files,
+        "options": manifest["options"],
+        "versions": manifest["versions"],
+        "manifest": "manifest.json",
+    }
+
+
+def write_dataset_info(info: dict, path: str) -> None:
+    with FileSystems.create(path, mime_type="application/json") as handle:
+        handle.write(json.dumps(info, indent=2, ensure_ascii=False, sort_keys=True).encode())
+
+
+def summary_text(info: dict) -> str:
+    """A few lines a person reads at the end of a run."""
+    lines = [f"dataset: {info['vocabulary_size']} words in the vocabulary, pixel mean "
+             f"{info['pixel_mean']:.1f} std {info['pixel_std']:.1f} (train split)"]
+    for split in SPLITS:
+        counts = info["splits"][split]
+        lines.append(f"  {split:5s} {counts['clips']:7d} clips ({counts['original_clips']} "
+                     f"original, {counts['augmented_clips']} augmented) from "
+                     f"{counts['groups']} groups, {len(info['words_per_split'][split])} words")
+    if info["out_of_vocabulary_clips"]:
+        lines.append(f"  {info['out_of_vocabulary_clips']} clips out of vocabulary "
+                     "(dead letters: vocabulary/out_of_vocabulary)")
+    for reason, count in sorted(info["dropped_by_quality"].items()):
+        lines.append(f"  {count} clips dropped by quality: {reason}")
+    return "\n".join(lines)

@@ -1,0 +1,70 @@
+"""Leak-free train/val/test splits: every clip of a group lands in the same split.
+
+The group is the source video by default, or the speaker when the input names one and
+`--split_by speaker` asks for it. A group's split follows from a SHA-256 of its key
+alone, so it is the same on every run, machine and runner, and adding videos never
+moves an existing group. Inputs that already name a split (LRW) keep it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+SPLITS = ("train", "val", "test")
+SPLIT_KEYS = ("video", "speaker")
+_HASH_SPACE = float(2**64)
+
+
+@dataclass(frozen=True)
+class SplitRatios:
+    """Shares of groups in train and val; test takes the rest."""
+
+    train: float = 0.8
+    val: float = 0.1
+
+    def __post_init__(self):
+        if not (0.0 <= self.train <= 1.0 and 0.0 <= self.val <= 1.0
+                and self.train + self.val <= 1.0 + 1e-9):
+            raise ValueError(f"split fractions must lie in [0, 1] and add up to at most 1, "
+                             f"got train={self.train!r}, val={self.val!r}")
+
+    @property
+    def test(self) -> float:
+        return max(0.0, 1.0 - self.train - self.val)
+
+
+def group_fraction(group: str) -> float:
+    """A stable number in [0, 1) for a group key (first 8 bytes of its SHA-256)."""
+    digest = hashlib.sha256(group.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / _HASH_SPACE
+
+
+def split_of_group(group: str, ratios: SplitRatios) -> str:
+    """train, val or test for a group key."""
+    fraction = group_fraction(group)
+    if fraction < ratios.train:
+        return "train"
+    if fraction < ratios.train + ratios.val:
+        return "val"
+    return "test"
+
+
+def group_key(video_id: str, speaker: str, split_by: str) -> str:
+    """The key a clip is grouped by; raises ValueError when it cannot be had."""
+    if split_by == "video":
+        return f"video:{video_id}"
+    if split_by == "speaker":
+        if not speaker:
+            raise ValueError(f"--split_by speaker but video {video_id!r} names no speaker")
+        return f"speaker:{speaker}"
+    raise ValueError(f"split_by must be one of {SPLIT_KEYS}, got {split_by!r}")
+
+
+def named_split(name: str) -> str:
+    """The input's own split name, normalised (LRW's 'trainval' is not a split; 'validation' is val)."""
+    normal = {"train": "train", "val": "val", "validation": "val", "test": "test"}
+    key = name.strip().lower()
+    if key not in normal:
+        raise ValueError(f"unknown split {name!r}: use one of train, val (validation), test")
+    return normal[key]

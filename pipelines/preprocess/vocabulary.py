@@ -1,0 +1,159 @@
+"""Vocabulary, label ids and pixel statistics, computed with tf.Transform on the train split.
+
+The analysis sees three small features per training clip (its word and the mean and
+mean square of its pixels; every clip has the same number of pixels, so their means
+are the split's pixel mean and second moment). It writes a transform graph to
+`transform_fn/` beside the TFRecords: `word -> label` (top-K words by count with a
+minimum count; others map to -1) and the train split's pixel mean and std. Labels are
+then attached by running that same graph, so the trainer and the exported model apply
+exactly the mapping the data was written with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import apache_beam as beam
+import numpy as np
+from apache_beam.metrics import Metrics
+
+from pipelines.preprocess.dead_letters import COUNTER_NAMESPACE, dead_letter, failure
+from schemas.clip import ClipRecord
+
+STAGE = "vocabulary"
+WORD = "word"
+PIXEL_MEAN = "pixel_mean"
+PIXEL_SQ_MEAN = "pixel_sq_mean"
+LABEL = "label"
+PIXEL_STD = "pixel_std"
+VOCABULARY_NAME = "word"
+OUT_OF_VOCABULARY = -1
+_LABEL_BATCH = 64
+
+
+def analysis_features(clip: ClipRecord) -> dict:
+    """What the analysis needs of a clip: its word and its pixels' first two moments."""
+    pixels = clip.frames.astype(np.float64)
+    return {WORD: clip.word.encode("utf-8"), PIXEL_MEAN: float(pixels.mean()),
+            PIXEL_SQ_MEAN: float(np.square(pixels).mean())}
+
+
+def raw_metadata():
+    """tf.Transform metadata of the analysis features."""
+    import tensorflow as tf
+    from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
+
+    spec = {WORD: tf.io.FixedLenFeature([], tf.string),
+            PIXEL_MEAN: tf.io.FixedLenFeature([], tf.float32),
+            PIXEL_SQ_MEAN: tf.io.FixedLenFeature([], tf.float32)}
+    return dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
+
+
+def make_preprocessing_fn(top_k: int, min_count: int):
+    """The tf.Transform function: word -> label; the split's pixel mean and std as constants."""
+
+    def preprocessing_fn(inputs):
+        import tensorflow as tf
+        import tensorflow_transform as tft
+
+        label = tft.compute_and_apply_vocabulary(
+            inputs[WORD], top_k=top_k, frequency_threshold=min_count if min_count > 1 else None,
+            default_value=OUT_OF_VOCABULARY, vocab_filename=VOCABULARY_NAME)
+        mean = tft.mean(inputs[PIXEL_MEAN], output_dtype=tf.float64)
+        second = tft.mean(inputs[PIXEL_SQ_MEAN], output_dtype=tf.float64)
+        std = tf.sqrt(tf.maximum(second - mean * mean, 0.0))
+        # Moments in float64 (the variance is a small difference of large numbers); the
+        # outputs in float32, the only float dtype a feature spec takes.
+        ones = tf.ones_like(inputs[PIXEL_MEAN])
+        return {LABEL: label, PIXEL_MEAN: tf.cast(mean, tf.float32) * ones,
+                PIXEL_STD: tf.cast(std, tf.float32) * ones}
+
+    return preprocessing_fn
+
+
+class AnalyzeVocabulary(beam.PTransform):
+    """PCollection[ClipRecord] of the train split -> the written transform_fn (a signal)."""
+
+    def __init__(self, transform_dir: str, temp_dir: str, top_k: int, min_count: int):
+        super().__init__()
+        self._transform_dir = transform_dir
+        self._temp_dir = temp_dir
+        self._top_k = top_k
+        self._min_count = min_count
+
+    def expand(self, train_clips):
+        import tensorflow_transform.beam as tft_beam
+
+        features = train_clips | "AnalysisFeatures" >> beam.Map(analysis_features)
+        with tft_beam.Context(temp_dir=self._temp_dir):
+            transform_fn = ((features, raw_metadata())
+                            | "AnalyzeDataset" >> tft_beam.AnalyzeDataset(
+                                make_preprocessing_fn(self._top_k, self._min_count)))
+            return transform_fn | "WriteTransformFn" >> tft_beam.WriteTransformFn(
+                self._transform_dir)
+
+
+def transform_words(transform_output, words: list[str]) -> np.ndarray:
+    """Label ids int64 [N] of words through the written transform graph (-1: not in it)."""
+    import tensorflow as tf
+
+    count = len(words)
+    raw = {WORD: tf.constant([w.encode("utf-8") for w in words]),
+           PIXEL_MEAN: tf.zeros([count], tf.float32), PIXEL_SQ_MEAN: tf.zeros([count], tf.float32)}
+    return transform_output.transform_raw_features(raw)[LABEL].numpy()
+
+
+def pixel_statistics(transform_output) -> tuple[float, float]:
+    """(mean, std) of the train split's pixels, as stored in the transform graph."""
+    import tensorflow as tf
+
+    raw = {WORD: tf.constant([b""]), PIXEL_MEAN: tf.zeros([1], tf.float32),
+           PIXEL_SQ_MEAN: tf.zeros([1], tf.float32)}
+    out = transform_output.transform_raw_features(raw)
+    return float(out[PIXEL_MEAN].numpy()[0]), float(out[PIXEL_STD].numpy()[0])
+
+
+class AttachLabelsFn(beam.DoFn):
+    """Batches of ClipRecord -> ClipRecord with `label`; words outside the vocabulary are dead letters."""
+
+    def __init__(self, transform_dir: str):
+        self._transform_dir = transform_dir
+        self._output = None
+        self._out_of_vocabulary = Metrics.counter(COUNTER_NAMESPACE, f"{STAGE}.out_of_vocabulary")
+
+    def process(self, clips: list[ClipRecord], written):
+        # The graph exists only once the side input (the write's completion) is ready.
+        if self._output is None:
+            import tensorflow_transform as tft
+
+            self._output = tft.TFTransformOutput(self._transform_dir)
+        labels = transform_words(self._output, [clip.word for clip in clips])
+        for clip, label in zip(clips, labels):
+            if label == OUT_OF_VOCABULARY:
+                self._out_of_vocabulary.inc()
+                yield dead_letter(failure(
+                    clip.source_video, STAGE, "out_of_vocabulary",
+                    f"word {clip.word!r} is not among the vocabulary's words (top --vocab_size "
+                    "of the train split with at least --min_word_count clips)",
+                    video_id=clip.video_id, word=clip.word, word_index=clip.word_index,
+                    words_affected=1))
+            else:
+                yield dataclasses.replace(clip, label=int(label))
+
+
+class AttachLabels(beam.PTransform):
+    """PCollection[ClipRecord] -> main: labelled clips, dead_letter: out-of-vocabulary words."""
+
+    def __init__(self, transform_dir: str, written):
+        super().__init__()
+        self._transform_dir = transform_dir
+        self._written = written
+
+    def expand(self, clips):
+        from pipelines.preprocess.dead_letters import DEAD_LETTER
+
+        return (clips
+                | "BatchClips" >> beam.BatchElements(min_batch_size=1, max_batch_size=_LABEL_BATCH)
+                | "LabelBatch" >> beam.ParDo(AttachLabelsFn(self._transform_dir),
+                                             beam.pvalue.AsList(self._written)).with_outputs(
+                    DEAD_LETTER, main="clips"))

@@ -1,0 +1,51 @@
+"""Leak-free, deterministic split assignment (pure functions)."""
+
+import hashlib
+
+import pytest
+
+from pipelines.preprocess.splits import (SplitRatios, group_fraction, group_key, named_split,
+                                         split_of_group)
+
+
+def test_group_fraction_is_the_sha256_prefix():
+    expected = int.from_bytes(hashlib.sha256(b"video:abc").digest()[:8], "big") / 2**64
+    assert group_fraction("video:abc") == expected
+    assert 0.0 <= group_fraction("") < 1.0
+
+
+def test_split_follows_the_fraction_and_the_ratios():
+    ratios = SplitRatios(train=0.5, val=0.25)
+    for index in range(200):
+        group = f"video:{index}"
+        fraction = group_fraction(group)
+        expected = "train" if fraction < 0.5 else "val" if fraction < 0.75 else "test"
+        assert split_of_group(group, ratios) == expected
+
+
+def test_shares_are_close_to_the_ratios_on_many_groups():
+    splits = [split_of_group(f"video:{i}", SplitRatios(0.8, 0.1)) for i in range(5000)]
+    assert splits.count("train") / 5000 == pytest.approx(0.8, abs=0.02)
+    assert splits.count("val") / 5000 == pytest.approx(0.1, abs=0.015)
+
+
+def test_group_keys():
+    assert group_key("vid/1", "spk", "video") == "video:vid/1"
+    assert group_key("vid/1", "spk", "speaker") == "speaker:spk"
+    with pytest.raises(ValueError, match="names no speaker"):
+        group_key("vid/1", "", "speaker")
+    with pytest.raises(ValueError, match="split_by"):
+        group_key("vid/1", "spk", "show")
+
+
+def test_named_splits():
+    assert [named_split(n) for n in ("train", "Validation", "val ", "TEST")] == \
+        ["train", "val", "val", "test"]
+    with pytest.raises(ValueError, match="unknown split 'trainval'"):
+        named_split("trainval")
+
+
+def test_bad_ratios():
+    with pytest.raises(ValueError):
+        SplitRatios(train=0.9, val=0.2)
+    assert SplitRatios(0.8, 0.1).test == pytest.approx(0.1)
