@@ -33,6 +33,7 @@ PADDED_BEFORE = "padded_before"
 PADDED_AFTER = "padded_after"
 INTERPOLATED_FRAMES = "interpolated_frames"
 SPEAKER = "speaker"
+SHOW = "show"
 SPLIT = "split"
 GROUP = "group"
 LABEL = "label"
@@ -80,8 +81,9 @@ CONTEXT_FEATURES = (
     Feature(PADDED_AFTER, "int64", 1, "window positions after the video's last frame"),
     Feature(INTERPOLATED_FRAMES, "int64", 1, "window frames whose landmarks were interpolated"),
     Feature(SPEAKER, "bytes", 1, "speaker id when the input names one, else empty"),
+    Feature(SHOW, "bytes", 1, "show (programme) when the input names one, else empty"),
     Feature(SPLIT, "bytes", 1, "train, val or test"),
-    Feature(GROUP, "bytes", 1, "key the split was drawn by (video:<id> or speaker:<id>)"),
+    Feature(GROUP, "bytes", 1, "key the split was drawn by: video:<id>, speaker:<id> or show:<id>"),
     Feature(LABEL, "int64", 1, "index of the word in the vocabulary (transform_fn)"),
     Feature(AUGMENT_COPY, "int64", 1, "0 for an original clip, k for its k-th augmented copy"),
     Feature(FACE_SIZE, "float32", 1, "median outer-eye-corner distance, source pixels"),
@@ -122,6 +124,7 @@ class ClipRecord:
     landmark_detected: np.ndarray  # bool [T]
     crop_transform: np.ndarray     # float32 [T, 2, 3]
     speaker: str = ""
+    show: str = ""
     split: str = ""
     group: str = ""
     label: int = -1
@@ -144,7 +147,7 @@ def _context_values(record: ClipRecord) -> dict:
         NUM_FRAMES: record.frames.shape[0], CROP_HEIGHT: record.frames.shape[1],
         CROP_WIDTH: record.frames.shape[2], FIRST_FRAME: record.first_frame,
         PADDED_BEFORE: record.padded_before, PADDED_AFTER: record.padded_after,
-        INTERPOLATED_FRAMES: record.interpolated_frames, SPEAKER: record.speaker,
+        INTERPOLATED_FRAMES: record.interpolated_frames, SPEAKER: record.speaker, SHOW: record.show,
         SPLIT: record.split, GROUP: record.group, LABEL: record.label,
         AUGMENT_COPY: record.augment_copy, FACE_SIZE: record.face_size, YAW: record.yaw,
         LANDMARK_JITTER: record.landmark_jitter, SHARPNESS: record.sharpness,

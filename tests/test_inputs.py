@@ -313,3 +313,17 @@ def test_manifest_with_wrong_suffix_raises(tmp_path):
         list_inputs(str(manifest))
     with pytest.raises(ValueError, match="must end in one of"):
         list_manifest(str(tmp_path / "videos.json"))
+
+
+def test_lrw_folders_name_the_split(tmp_path):
+    from pipelines.preprocess.inputs import list_folder
+
+    for split in ("train", "val", "test"):
+        folder = tmp_path / "lrw" / "ABOUT" / split
+        folder.mkdir(parents=True)
+        (folder / "ABOUT_00001.mp4").write_bytes(b"")
+        (folder / "ABOUT_00001.txt").write_text("Text:  ABOUT\nDuration: 0.5 seconds\n")
+    listing = list_folder(str(tmp_path / "lrw"))
+    assert {v.video_id: v.split for v in listing.videos} == {
+        "ABOUT/train/ABOUT_00001": "train", "ABOUT/val/ABOUT_00001": "val",
+        "ABOUT/test/ABOUT_00001": "test"}

@@ -49,7 +49,7 @@ def _records() -> list[ClipRecord]:
         clip_id="Sprecher Ä/größe_01#3_straße", video_id="Sprecher Ä/größe_01",
         source_video="gs://bucket/Sprecher Ä/größe_01.mp4", word="straße", word_index=3,
         start_time=0.71, end_time=0.9, fps=25.0, first_frame=-2, padded_before=2,
-        speaker="Zoë", split="train", group="speaker:Zoë", label=41, augment_copy=2,
+        speaker="Zoë", show="Nachrichten", split="train", group="speaker:Zoë", label=41, augment_copy=2,
         face_size=63.25, yaw=0.125, landmark_jitter=0.0123, sharpness=42.5)
     # Three of the 29 frames are interpolated, and the mask marks the word's five frames.
     window.landmark_detected[:] = True
@@ -105,6 +105,7 @@ def _expected_context(record: ClipRecord) -> dict:
         "padded_after": int64(record.padded_after),
         "interpolated_frames": int64(int(np.sum(~record.landmark_detected))),
         "speaker": text(record.speaker),
+        "show": text(record.show),
         "split": text(record.split),
         "group": text(record.group),
         "label": int64(record.label),

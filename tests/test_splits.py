@@ -35,7 +35,7 @@ def test_group_keys():
     with pytest.raises(ValueError, match="names no speaker"):
         group_key("vid/1", "", "speaker")
     with pytest.raises(ValueError, match="split_by"):
-        group_key("vid/1", "spk", "show")
+        group_key("vid/1", "spk", "channel")
 
 
 def test_named_splits():
@@ -49,3 +49,9 @@ def test_bad_ratios():
     with pytest.raises(ValueError):
         SplitRatios(train=0.9, val=0.2)
     assert SplitRatios(0.8, 0.1).test == pytest.approx(0.1)
+
+
+def test_show_groups():
+    assert group_key("vid/1", "", "show", show="news at ten") == "show:news at ten"
+    with pytest.raises(ValueError, match="names no show"):
+        group_key("vid/1", "spk", "show")

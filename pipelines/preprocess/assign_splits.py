@@ -29,7 +29,7 @@ class AssignSplitFn(beam.DoFn):
 
     def process(self, clip: ClipRecord):
         try:
-            group = group_key(clip.video_id, clip.speaker, self._split_by)
+            group = group_key(clip.video_id, clip.speaker, self._split_by, clip.show)
             split = named_split(clip.split) if clip.split else split_of_group(group, self._ratios)
         except ValueError as err:
             yield dead_letter(failure(clip.source_video, STAGE, "bad_split", str(err),

@@ -117,7 +117,8 @@ class CropWordClipsFn(beam.DoFn):
             landmarks=smoothed[frames].astype(np.float32),
             landmark_detected=track.fitted[frames],
             crop_transform=np.stack([transforms[i] for i in frames]).astype(np.float32),
-            speaker=video.speaker, split=video.split, face_size=quality.face_size,
+            speaker=video.speaker, show=video.show, split=video.split,
+            face_size=quality.face_size,
             yaw=quality.yaw, landmark_jitter=quality.jitter, sharpness=quality.sharpness)
 
     def _cut(self, path: str, track: LandmarkTrack, placed: list[PlacedWord],

@@ -3,7 +3,7 @@
 A folder is searched recursively. A video's transcript is the file with the same
 stem and a transcript suffix, beside it or in a sibling folder (GRID keeps `video/`
 and `align/` side by side). A manifest is a CSV (header row) or JSON Lines file with
-a `video` column and optional `transcript`, `speaker` and `split` columns; relative
+a `video` column and optional `transcript`, `speaker`, `show` and `split` columns; relative
 paths are relative to the manifest. Transcripts that no video claims are listed so
 that the run can report them instead of ignoring them.
 """
@@ -22,6 +22,7 @@ from pipelines.preprocess.transcripts import TRANSCRIPT_SUFFIXES
 VIDEO_SUFFIXES = (".mp4", ".mpg", ".mpeg", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".ts",
                   ".flv", ".wmv")
 MANIFEST_SUFFIXES = (".csv", ".jsonl")
+FOLDER_SPLITS = ("train", "val", "test")
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class VideoInput:
     video_id: str
     transcript: str | None
     speaker: str = ""
+    show: str = ""
     split: str = ""
 
 
@@ -96,6 +98,12 @@ def _video_ids(videos: list[str], root: str) -> list[str]:
             for vid, v in zip(bare, videos)]
 
 
+def folder_split(video_id: str) -> str:
+    """The split a folder layout names (LRW: WORD/train/WORD_00001), else empty."""
+    folders = video_id.split("/")[:-1]
+    return next((f for f in reversed(folders) if f in FOLDER_SPLITS), "")
+
+
 def list_folder(root: str) -> InputListing:
     """Videos under `root` (recursively) with their transcripts."""
     if not os.path.isdir(root):
@@ -106,7 +114,7 @@ def list_folder(root: str) -> InputListing:
     transcripts = [find_transcript(v, index) for v in videos]
     claimed = {t for t in transcripts if t}
     orphans = tuple(p for group in index.values() for p in group if p not in claimed)
-    listed = tuple(VideoInput(video=v, video_id=vid, transcript=t)
+    listed = tuple(VideoInput(video=v, video_id=vid, transcript=t, split=folder_split(vid))
                    for v, vid, t in zip(videos, _video_ids(videos, root), transcripts))
     return InputListing(videos=listed, orphan_transcripts=tuple(sorted(orphans)))
 
@@ -155,6 +163,7 @@ def list_manifest(path: str) -> InputListing:
                       else find_transcript(video, index))
         listed.append(VideoInput(video=video, video_id=video_id, transcript=transcript,
                                  speaker=_text(row.get("speaker")),
+                                 show=_text(row.get("show")),
                                  split=_text(row.get("split"))))
     return InputListing(videos=tuple(listed), orphan_transcripts=())
 

@@ -28,8 +28,9 @@ _HELP = {
     "max_failure_fraction": "share of failed words above which the run exits with an error",
     "train_fraction": "share of groups (videos or speakers) in the train split",
     "val_fraction": "share of groups in the val split; test takes the rest",
-    "split_by": "group key of the splits: video, or speaker (from a manifest's speaker column); "
-                "inputs that name their own split keep it",
+    "split_by": "group key of the splits: video, speaker or show (from a manifest's speaker or "
+                "show column); inputs that name their own split (a split column, or LRW's "
+                "WORD/train/ folders) keep it",
     "vocab_size": "vocabulary size: the most frequent words of the train split (LRW: 500)",
     "min_word_count": "words with fewer train clips than this are out of vocabulary",
     "augment_copies": "augmented copies written per train clip (0: none)",

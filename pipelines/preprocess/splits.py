@@ -1,7 +1,7 @@
 """Leak-free train/val/test splits: every clip of a group lands in the same split.
 
-The group is the source video by default, or the speaker when the input names one and
-`--split_by speaker` asks for it. A group's split follows from a SHA-256 of its key
+The group is the source video by default, or the speaker or the show when the input
+names them and `--split_by speaker` or `--split_by show` asks for it. A group's split follows from a SHA-256 of its key
 alone, so it is the same on every run, machine and runner, and adding videos never
 moves an existing group. Inputs that already name a split (LRW) keep it.
 """
@@ -12,7 +12,7 @@ import hashlib
 from dataclasses import dataclass
 
 SPLITS = ("train", "val", "test")
-SPLIT_KEYS = ("video", "speaker")
+SPLIT_KEYS = ("video", "speaker", "show")
 _HASH_SPACE = float(2**64)
 
 
@@ -50,15 +50,16 @@ def split_of_group(group: str, ratios: SplitRatios) -> str:
     return "test"
 
 
-def group_key(video_id: str, speaker: str, split_by: str) -> str:
+def group_key(video_id: str, speaker: str, split_by: str, show: str = "") -> str:
     """The key a clip is grouped by; raises ValueError when it cannot be had."""
     if split_by == "video":
         return f"video:{video_id}"
-    if split_by == "speaker":
-        if not speaker:
-            raise ValueError(f"--split_by speaker but video {video_id!r} names no speaker")
-        return f"speaker:{speaker}"
-    raise ValueError(f"split_by must be one of {SPLIT_KEYS}, got {split_by!r}")
+    named = {"speaker": speaker, "show": show}
+    if split_by not in named:
+        raise ValueError(f"split_by must be one of {SPLIT_KEYS}, got {split_by!r}")
+    if not named[split_by]:
+        raise ValueError(f"--split_by {split_by} but video {video_id!r} names no {split_by}")
+    return f"{split_by}:{named[split_by]}"
 
 
 def named_split(name: str) -> str:
