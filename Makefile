@@ -21,7 +21,9 @@ install: $(BIN)/.installed
 demo: install
 	$(BIN)/lipflow preprocess --input data/sample/grid_s1 --output $(DEMO)/data --augment_copies 1
 	$(BIN)/lipflow contact-sheet --data $(DEMO)/data/train --output $(DEMO)/contact_sheet.png
-	@echo "Demo done: the dataset is in $(DEMO)/data (see its dataset_info.json); look at $(DEMO)/contact_sheet.png"
+	rm -rf $(DEMO)/model
+	$(BIN)/lipflow train --data $(DEMO)/data --config demo --output $(DEMO)/model
+	@echo "Demo done: dataset in $(DEMO)/data (dataset_info.json), crops in $(DEMO)/contact_sheet.png, model in $(DEMO)/model/export, logs in $(DEMO)/model/logs"
 
 test: install
 	$(BIN)/python -m pytest -q tests

@@ -24,6 +24,7 @@ setup(
         "opencv-python-headless==4.14.0.94",
         "pillow==12.3.0",
         "google-crc32c==1.9.0",
+        "tensorboard==2.21.0",
     ],
     extras_require={
         # The design's FAN landmark model; downloads its weights on first use.

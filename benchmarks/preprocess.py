@@ -42,6 +42,8 @@ import sys
 import tempfile
 import time
 
+from machine_info import cpu_model, load_average  # beside this script
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE_DIR = "data/sample/grid_s1"
 DEFAULT_OUTPUT = "benchmarks/results/preprocess.json"
@@ -496,21 +498,6 @@ def marginal(full: dict, single: dict) -> dict:
 
 # ---------------------------------------------------------------------------------------
 # machine, versions, report
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def load_average() -> float | None:
-    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
 
 
 def machine(pinned_cpu: int | None) -> dict:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SCHEMA_VERSION = "1.1.0"
+SCHEMA_VERSION = "1.2.0"
 SEQUENCE_STRUCT = "##SEQUENCE##"  # TFMD's name for the feature lists of a SequenceExample
 
 # Context keys.

@@ -1,0 +1,178 @@
+"""Training end to end on a real (tiny) dataset: fit, resume after a kill, export, warm start."""
+
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from tests import media
+from trainer import config as config_lib
+
+TRAIN_CLIPS = ("bbaf3s", "bbiz1s", "bgbo1a", "bras9a")
+VAL_CLIPS = ("lgiz3s", "lriq9a")
+TINY = ["model.width=4", "input.batch_size=8", "input.shuffle_buffer=64"]
+
+
+def lipflow(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lipflow", *args], capture_output=True,
+                          text=True, check=False, timeout=900, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    """Six real clips preprocessed; folders named train/ and val/ fix their splits."""
+    root = tmp_path_factory.mktemp("videos")
+    for split, clips in (("train", TRAIN_CLIPS), ("val", VAL_CLIPS)):
+        for kind in ("video", "align"):
+            os.makedirs(root / split / kind)
+        for clip in clips:
+            shutil.copyfile(media.sample_video(clip), root / split / "video" / f"{clip}.mpg")
+            shutil.copyfile(media.sample_align(clip), root / split / "align" / f"{clip}.align")
+    output = tmp_path_factory.mktemp("data")
+    result = lipflow("preprocess", "--input", str(root), "--output", str(output),
+                     "--augment_copies", "1", "--direct_running_mode", "in_memory")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return str(output)
+
+
+def test_overrides_and_presets():
+    config = config_lib.with_overrides(config_lib.preset("grid"),
+                                       ["model.name=c3d", "epochs=3", "input.flip=false"])
+    assert (config.model.name, config.epochs, config.input.flip) == ("c3d", 3, False)
+    for bad, message in ((["epochs"], "not key=value"), (["model.depth=3"], "no field"),
+                         (["model.name=vgg"], "model.name must be one of"),
+                         (["input.flip=maybe"], "true or false")):
+        with pytest.raises(ValueError, match=message):
+            config_lib.with_overrides(config_lib.demo(), bad)
+    with pytest.raises(ValueError, match="unknown config"):
+        config_lib.preset("huge")
+
+
+@pytest.fixture(scope="module")
+def trained(dataset, tmp_path_factory):
+    output = str(tmp_path_factory.mktemp("run"))
+    result = lipflow("train", "--data", dataset, "--config", "demo", "--output", output,
+                     *[a for item in TINY + ["epochs=2"] for a in ("--set", item)])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "val top-1" in result.stdout
+    return output
+
+
+def test_training_writes_checkpoints_logs_export_and_summary(trained):
+    summary = json.load(open(os.path.join(trained, "train_summary.json")))
+    assert summary["epochs_run"] == 2 and summary["validation_split"] == "val"
+    assert 0.0 <= summary["validation"]["top1"] <= summary["validation"]["top5"] <= 1.0
+    assert sorted(os.listdir(os.path.join(trained, "checkpoints"))) == [
+        "best.keras", "epoch-001.keras", "epoch-002.keras"]
+    assert os.listdir(os.path.join(trained, "logs"))
+    export = os.path.join(trained, "export")
+    words = open(os.path.join(export, "vocabulary.txt")).read().split()
+    assert len(words) == summary["classes"] and "bin" in words
+
+
+def test_exported_model_matches_the_in_memory_model_in_a_fresh_process(trained, dataset, tmp_path):
+    import keras
+    import tensorflow as tf
+
+    from trainer.input import load_stats, serving_features
+
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (3, 29, 96, 96), dtype=np.uint8)
+    mask = np.zeros((3, 29), np.float32)
+    mask[:, 10:18] = 1
+    np.savez(tmp_path / "batch.npz", frames=frames, mask=mask)
+    export = os.path.join(trained, "export")
+    script = (
+        "import sys, numpy as np, tensorflow as tf\n"
+        f"batch = np.load({str(tmp_path / 'batch.npz')!r})\n"
+        f"serve = tf.saved_model.load({export!r}).signatures['serve']\n"
+        "out = serve(frames=tf.constant(batch['frames']), boundary_mask=tf.constant(batch['mask']))\n"
+        f"np.savez({str(tmp_path / 'served.npz')!r}, p=out['probabilities'].numpy(),"
+        " w=out['top_words'].numpy())\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    served = np.load(tmp_path / "served.npz", allow_pickle=True)
+
+    model = keras.saving.load_model(os.path.join(export, "model.keras"), compile=False)
+    stats = load_stats(dataset)
+    features = serving_features(tf.constant(frames), tf.constant(mask), stats, 88)
+    expected = tf.nn.softmax(tf.cast(model(features, training=False), tf.float32)).numpy()
+    np.testing.assert_allclose(served["p"], expected, atol=1e-5)
+    best = [stats.vocabulary[i].encode() for i in expected.argmax(axis=1)]
+    assert list(served["w"][:, 0]) == best
+
+
+def _epochs_logged(output):
+    with open(os.path.join(output, "logs", "history.csv")) as handle:
+        return [int(row["epoch"]) for row in csv.DictReader(handle)]
+
+
+def test_resume_after_kill_continues_from_the_saved_epoch(dataset, tmp_path):
+    output = str(tmp_path / "run")
+    args = [sys.executable, "-m", "lipflow", "train", "--data", dataset, "--config", "demo",
+            "--output", output] + [a for item in TINY + ["epochs=5"] for a in ("--set", item)]
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    history = os.path.join(output, "logs", "history.csv")
+    deadline = time.time() + 600
+    while time.time() < deadline and process.poll() is None:
+        if os.path.exists(history) and len(_epochs_logged(output)) >= 2:
+            break
+        time.sleep(0.5)
+    os.killpg(process.pid, signal.SIGKILL)  # no chance to clean up, as a crash or preemption
+    process.wait()
+    before = _epochs_logged(output)
+    assert 2 <= len(before) < 5, before
+    assert os.path.isdir(os.path.join(output, "backup"))
+
+    result = subprocess.run(args, capture_output=True, text=True, timeout=900, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    after = _epochs_logged(output)
+    # The second run starts where the first was killed: no epoch is trained twice.
+    assert after == list(range(len(after))) and len(after) == 5, after
+    assert json.load(open(os.path.join(output, "train_summary.json")))["epochs_run"] == \
+        5 - len(before)
+
+
+def test_warm_start_with_a_frozen_front_end(trained, dataset, tmp_path):
+    import keras
+
+    from trainer.models import front_end_layers
+
+    output = str(tmp_path / "warm")
+    result = lipflow("train", "--data", dataset, "--config", "demo", "--output", output,
+                     "--warm_start", os.path.join(trained, "export"), "--freeze_front_end",
+                     *[a for item in TINY + ["epochs=1"] for a in ("--set", item)])
+    assert result.returncode == 0, result.stderr[-3000:]
+    before = keras.saving.load_model(os.path.join(trained, "export", "model.keras"), compile=False)
+    after = keras.saving.load_model(os.path.join(output, "export", "model.keras"), compile=False)
+    frozen = {layer.name for layer in front_end_layers(after) if layer.weights}
+    assert frozen
+    for layer in after.layers:
+        if not layer.get_weights():
+            continue
+        same = all(np.array_equal(a, b) for a, b in
+                   zip(layer.get_weights(), before.get_layer(layer.name).get_weights()))
+        if layer.name in frozen:
+            assert same, layer.name
+    assert not all(np.array_equal(a, b) for a, b in
+                   zip(after.get_layer(after.layers[-1].name).get_weights(),
+                       before.get_layer(after.layers[-1].name).get_weights()))
+
+
+def test_a_finished_run_is_not_overwritten(trained, dataset):
+    result = lipflow("train", "--data", dataset, "--output", trained, "--set", "epochs=1")
+    assert result.returncode == 3 and "holds a finished run" in result.stderr
+
+
+def test_bad_data_folder_is_a_clear_error(tmp_path):
+    result = lipflow("train", "--data", str(tmp_path), "--output", str(tmp_path / "o"))
+    assert result.returncode == 3 and "lipflow train:" in result.stderr

@@ -1,0 +1,250 @@
+"""The trainer's tf.data input on real TFRecords written by `lipflow preprocess`.
+
+A module fixture runs the real command on two sample GRID videos (every clip in train),
+then the trainer's own `make_dataset` reads them back. Expectations come from numpy on
+the records as `schemas.clip.parse_clip` returns them, and from the run's dataset card.
+"""
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from schemas.clip import parse_clip
+from tests import media
+from trainer.input import (DatasetStats, InputConfig, centre_crop, load_stats, make_dataset,
+                           normalise, serving_features, split_files)
+
+CLIPS = ("bbaf3s", "lgiz3s")
+WINDOW = 29
+SOURCE = 96
+CROP = 88
+MARGIN = SOURCE - CROP
+BATCH = 4
+# Eval in file order: one file open at a time, deterministic.
+IN_ORDER = InputConfig(batch_size=BATCH, cycle_length=1, deterministic=True)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> str:
+    root = tmp_path_factory.mktemp("trainer_input")
+    source = root / "in"
+    for folder in ("video", "align"):
+        (source / folder).mkdir(parents=True)
+    for clip in CLIPS:
+        shutil.copyfile(media.sample_video(clip), source / "video" / f"{clip}.mpg")
+        shutil.copyfile(media.sample_align(clip), source / "align" / f"{clip}.align")
+    output = root / "data"
+    result = subprocess.run(
+        [sys.executable, "-m", "lipflow", "preprocess", "--input", str(source),
+         "--output", str(output), "--train_fraction", "1.0", "--val_fraction", "0.0",
+         "--direct_running_mode", "in_memory"],
+        capture_output=True, text=True, check=False, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return str(output)
+
+
+@pytest.fixture(scope="module")
+def stats(data_dir) -> DatasetStats:
+    return load_stats(data_dir)
+
+
+@pytest.fixture(scope="module")
+def records(data_dir) -> list[dict]:
+    """The train records in file order, as numpy dicts through the schema's parser."""
+    files = split_files(data_dir, "train")
+    parsed = tf.data.TFRecordDataset(files, compression_type="GZIP").map(parse_clip)
+    return [{k: v.numpy() for k, v in clip.items()} for clip in parsed]
+
+
+def _unbatched(dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(frames [N, T, c, c, 1], masks [N, T], labels [N]) of a batched dataset."""
+    frames, masks, labels = [], [], []
+    for features, label in dataset:
+        frames.append(features["frames"].numpy())
+        masks.append(features["boundary_mask"].numpy())
+        labels.append(label.numpy())
+    return np.concatenate(frames), np.concatenate(masks), np.concatenate(labels)
+
+
+def _expected_eval(record: dict, stats: DatasetStats) -> np.ndarray:
+    """float32 [T, 88, 88]: the normalised centre 88x88 of the 96x96 frames, by numpy."""
+    centre = record["frames"][:, MARGIN // 2:MARGIN // 2 + CROP, MARGIN // 2:MARGIN // 2 + CROP]
+    return (centre.astype(np.float32) - np.float32(stats.mean)) / np.float32(stats.std)
+
+
+# ---------------------------------------------------------------------------------------
+# pure functions, hand-computed
+
+
+def test_centre_crop_takes_the_middle_of_the_last_two_axes():
+    frames = tf.reshape(tf.range(2 * 3 * 6 * 6), [2, 3, 6, 6])
+    cropped = centre_crop(frames, 4).numpy()
+    assert cropped.shape == (2, 3, 4, 4)
+    np.testing.assert_array_equal(cropped, frames.numpy()[:, :, 1:5, 1:5])
+    odd = centre_crop(tf.reshape(tf.range(25), [1, 5, 5]), 2).numpy()
+    np.testing.assert_array_equal(odd[0], [[6, 7], [11, 12]])  # margin 3: 1 before, 2 after
+
+
+def test_normalise_is_mean_and_std_in_float32():
+    out = normalise(tf.constant([[0, 100], [150, 255]], tf.uint8), 100.0, 50.0)
+    assert out.dtype == tf.float32
+    np.testing.assert_allclose(out.numpy(), [[-2.0, 0.0], [1.0, 3.1]], rtol=1e-6)
+
+
+def test_serving_features_shapes_and_values():
+    stats = DatasetStats(mean=128.0, std=64.0, vocabulary=("a",))
+    frames = tf.fill([2, 3, SOURCE, SOURCE], tf.constant(192, tf.uint8))
+    features = serving_features(frames, tf.ones([2, 3], tf.int64), stats, CROP)
+    assert features["frames"].shape == (2, 3, CROP, CROP, 1)
+    assert features["frames"].dtype == tf.float32
+    assert features["boundary_mask"].dtype == tf.float32
+    np.testing.assert_array_equal(features["frames"].numpy(), 1.0)
+
+
+def test_split_files_names_the_missing_split(tmp_path):
+    (tmp_path / "train").mkdir()
+    with pytest.raises(ValueError, match=r"no train clips: nothing matches .*clips-\*\.tfrecord"
+                                         r"\.gz.*lipflow preprocess"):
+        split_files(str(tmp_path), "train")
+    with pytest.raises(ValueError, match="split must be one of"):
+        split_files(str(tmp_path), "training")
+
+
+def test_load_stats_without_a_transform_graph_says_what_to_give(tmp_path):
+    with pytest.raises(ValueError, match="no tf.Transform output .*transform_fn"):
+        load_stats(str(tmp_path))
+
+
+def test_config_is_checked():
+    with pytest.raises(ValueError, match="batch_size"):
+        InputConfig(batch_size=0)
+    with pytest.raises(ValueError, match="max_time_mask"):
+        InputConfig(max_time_mask=-1)
+
+
+# ---------------------------------------------------------------------------------------
+# real TFRecords written by the preprocess command
+
+
+@pytest.mark.slow
+def test_load_stats_reads_the_transform_graph(data_dir, stats, records):
+    with open(os.path.join(data_dir, "dataset_info.json"), encoding="utf-8") as handle:
+        info = json.load(handle)
+    assert stats.vocabulary == tuple(info["vocabulary"])
+    assert stats.mean == pytest.approx(info["pixel_mean"])
+    assert stats.std == pytest.approx(info["pixel_std"])
+    pixels = np.stack([r["frames"] for r in records]).astype(np.float64)
+    assert stats.mean == pytest.approx(pixels.mean(), rel=1e-5)
+    assert stats.std == pytest.approx(pixels.std(), rel=1e-4)
+    assert [stats.vocabulary[r["label"]] for r in records] == [r["word"].decode()
+                                                               for r in records]
+
+
+@pytest.mark.slow
+def test_round_trip_shapes_dtypes_and_labels(data_dir, stats, records):
+    dataset = make_dataset(data_dir, "train", IN_ORDER, stats, training=False)
+    batches = list(dataset)
+    features, label = batches[0]
+    assert features["frames"].shape == (BATCH, WINDOW, CROP, CROP, 1)
+    assert features["frames"].dtype == tf.float32
+    assert features["boundary_mask"].shape == (BATCH, WINDOW)
+    assert features["boundary_mask"].dtype == tf.float32
+    assert label.shape == (BATCH,) and label.dtype == tf.int32
+    frames, masks, labels = _unbatched(batches)
+    assert len(labels) == len(records) == 12
+    np.testing.assert_array_equal(labels, [r["label"] for r in records])
+    np.testing.assert_array_equal(masks, [r["boundary_mask"] for r in records])
+    assert sum(len(b[1]) for b in batches) == len(records)  # eval keeps the short last batch
+
+
+@pytest.mark.slow
+def test_parallel_reading_keeps_every_clip(data_dir, stats, records):
+    dataset = make_dataset(data_dir, "train", InputConfig(batch_size=BATCH), stats,
+                           training=False)
+    _, _, labels = _unbatched(dataset)
+    assert sorted(labels) == sorted(r["label"] for r in records)
+
+
+@pytest.mark.slow
+def test_eval_gives_the_normalised_centre_crop_exactly(data_dir, stats, records):
+    frames, _, _ = _unbatched(make_dataset(data_dir, "train", IN_ORDER, stats, training=False))
+    for got, record in zip(frames, records):
+        np.testing.assert_allclose(got[..., 0], _expected_eval(record, stats), rtol=0, atol=1e-5)
+    served = serving_features(tf.constant(records[0]["frames"][None]),
+                              tf.constant(records[0]["boundary_mask"][None]), stats, CROP)
+    np.testing.assert_allclose(served["frames"].numpy()[0], frames[0], rtol=0, atol=1e-6)
+
+
+def _crop_or_mirror(got: np.ndarray, record: dict, stats: DatasetStats) -> bool:
+    """Whether got [T, 88, 88] is a normalised 88x88 window (or its mirror) of the record,
+    with at most 5 consecutive frames zeroed."""
+    normalised = (record["frames"].astype(np.float32) - np.float32(stats.mean)) / np.float32(
+        stats.std)
+    zeroed = np.flatnonzero(np.all(got == 0.0, axis=(1, 2)))
+    if len(zeroed) > 5 or (len(zeroed) and zeroed[-1] - zeroed[0] != len(zeroed) - 1):
+        return False
+    kept = np.setdiff1d(np.arange(len(got)), zeroed)
+    for top in range(MARGIN + 1):
+        for left in range(MARGIN + 1):
+            window = normalised[:, top:top + CROP, left:left + CROP]
+            for candidate in (window, window[..., ::-1]):
+                if (np.allclose(got[kept[0]], candidate[kept[0]], rtol=0, atol=1e-5)
+                        and np.allclose(got[kept], candidate[kept], rtol=0, atol=1e-5)):
+                    return True
+    return False
+
+
+@pytest.mark.slow
+def test_training_augments_within_the_crop_flip_and_mask(data_dir, stats, records):
+    # shuffle_buffer=1 keeps file order, so each output pairs with its record.
+    config = dataclasses.replace(IN_ORDER, shuffle_buffer=1)
+    frames, masks, labels = _unbatched(make_dataset(data_dir, "train", config, stats,
+                                                    training=True))
+    assert frames.shape == (12, WINDOW, CROP, CROP, 1) and frames.dtype == np.float32
+    assert np.all(np.isfinite(frames))
+    np.testing.assert_array_equal(labels, [r["label"] for r in records])
+    np.testing.assert_array_equal(masks, [r["boundary_mask"] for r in records])
+    eval_frames, _, _ = _unbatched(make_dataset(data_dir, "train", IN_ORDER, stats,
+                                                training=False))
+    differs = [not np.array_equal(a, b) for a, b in zip(frames, eval_frames)]
+    assert sum(differs) >= len(differs) - 1
+    for got, record in zip(frames, records):
+        assert _crop_or_mirror(got[..., 0], record, stats)
+
+
+@pytest.mark.slow
+def test_training_drops_the_short_last_batch(data_dir, stats):
+    config = dataclasses.replace(IN_ORDER, batch_size=5)
+    sizes = [len(label) for _, label in make_dataset(data_dir, "train", config, stats,
+                                                     training=True)]
+    assert sizes == [5, 5]
+
+
+@pytest.mark.slow
+def test_deterministic_mode_repeats_identical_batches(data_dir, stats):
+    config = InputConfig(batch_size=BATCH, deterministic=True, seed=7)
+    dataset = make_dataset(data_dir, "train", config, stats, training=True, repeat=True).take(7)
+    first, second = _unbatched(dataset), _unbatched(dataset)
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+    # Every epoch (12 clips) repeats the one seeded order.
+    np.testing.assert_array_equal(first[2][:12], first[2][12:24])
+    other = make_dataset(data_dir, "train", dataclasses.replace(config, seed=8), stats,
+                         training=True).take(1)
+    assert not np.array_equal(_unbatched(other)[0], first[0][:BATCH])
+
+
+@pytest.mark.slow
+def test_cache_gives_the_same_clips(data_dir, stats, records):
+    config = dataclasses.replace(IN_ORDER, cache=True)
+    dataset = make_dataset(data_dir, "train", config, stats, training=False, repeat=True)
+    frames, _, labels = _unbatched(dataset.take(6))  # two passes over the 12 clips
+    np.testing.assert_array_equal(labels[:12], labels[12:])
+    np.testing.assert_array_equal(frames[:12], frames[12:])

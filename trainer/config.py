@@ -1,0 +1,135 @@
+"""The trainer's settings: frozen dataclasses and named presets (`demo`, `grid`, `lrw`).
+
+`lipflow train --config NAME` picks a preset; `--set key=value` overrides single fields
+(`model.name=c3d`, `epochs=3`, `input.batch_size=8`). Cross-field checks live in
+`__post_init__`, so a bad combination fails before any data is read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from trainer.input import InputConfig
+from trainer.models import MODELS
+
+OPTIMIZERS = ("sgd", "adamw")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Which network, how wide, and whether it sees the word-boundary mask."""
+
+    name: str = "resnet_tcn"
+    width: int = 64
+    use_boundary_mask: bool = False
+    dropout: float = 0.2
+
+    def __post_init__(self):
+        if self.name not in MODELS:
+            raise ValueError(f"model.name must be one of {MODELS}, got {self.name!r}")
+        if self.width < 1 or not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"model.width must be >= 1 and dropout in [0, 1), got "
+                             f"{self.width!r}, {self.dropout!r}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation, schedule, checkpoints and input of one training run."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    input: InputConfig = field(default_factory=InputConfig)
+    epochs: int = 80
+    optimizer: str = "sgd"               # sgd (momentum, exponential decay) or adamw (cosine)
+    learning_rate: float = 1e-2          # start of the schedule
+    final_learning_rate: float = 1e-4    # end of the schedule (sgd: exponential decay to it)
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    label_smoothing: float = 0.1
+    early_stopping_patience: int = 10    # epochs without val improvement; 0 disables
+    steps_per_epoch: int = 0             # 0: one pass over the train split
+    mixed_precision: str = "auto"        # auto (on a GPU), on, off
+    freeze_front_end: bool = False       # with a warm start: train only what follows the front end
+
+    def __post_init__(self):
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.epochs < 1 or self.steps_per_epoch < 0 or self.early_stopping_patience < 0:
+            raise ValueError("epochs must be >= 1; steps_per_epoch, early_stopping_patience >= 0")
+        if not 0 < self.final_learning_rate <= self.learning_rate:
+            raise ValueError(f"need 0 < final_learning_rate <= learning_rate, got "
+                             f"{self.final_learning_rate!r}, {self.learning_rate!r}")
+        if not 0.0 <= self.label_smoothing < 1.0 or self.weight_decay < 0:
+            raise ValueError("label_smoothing must be in [0, 1) and weight_decay >= 0")
+        if self.mixed_precision not in ("auto", "on", "off"):
+            raise ValueError(f"mixed_precision must be auto, on or off, got "
+                             f"{self.mixed_precision!r}")
+        if self.freeze_front_end and not self.model.name.startswith("resnet_"):
+            raise ValueError("freeze_front_end needs a model with a front end (resnet_tcn, "
+                             f"resnet_bigru), got {self.model.name!r}")
+
+
+def demo() -> TrainConfig:
+    """A few minutes on a laptop CPU: a narrow baseline, a handful of epochs."""
+    return TrainConfig(model=ModelConfig(width=8), input=InputConfig(batch_size=16),
+                       epochs=4, early_stopping_patience=0)
+
+
+def grid() -> TrainConfig:
+    """GRID (51 words, one speaker): a mid-width baseline, 30 epochs on CPU or GPU."""
+    return TrainConfig(model=ModelConfig(width=16), input=InputConfig(batch_size=32),
+                       epochs=30, early_stopping_patience=8)
+
+
+def lrw() -> TrainConfig:
+    """LRW (500 words): the full-width baseline with the boundary mask, 80 epochs, on GPUs."""
+    return TrainConfig(model=ModelConfig(width=64, use_boundary_mask=True),
+                       input=InputConfig(batch_size=64, shuffle_buffer=16384, cycle_length=16),
+                       epochs=80)
+
+
+PRESETS = {"demo": demo, "grid": grid, "lrw": lrw}
+
+
+def preset(name: str) -> TrainConfig:
+    if name not in PRESETS:
+        raise ValueError(f"unknown config {name!r}; presets: {', '.join(PRESETS)}")
+    return PRESETS[name]()
+
+
+def _parse_value(text: str, current):
+    if isinstance(current, bool):
+        if text.lower() not in ("true", "false", "1", "0"):
+            raise ValueError(f"expected true or false, got {text!r}")
+        return text.lower() in ("true", "1")
+    return type(current)(text)
+
+
+def with_overrides(config, overrides: list[str]):
+    """The config with `key=value` overrides applied; nested fields as `model.width=32`."""
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise ValueError(f"override {item!r} is not key=value")
+        config = _override(config, key.split("."), text, item)
+    return config
+
+
+def _override(config, path: list[str], text: str, item: str):
+    names = {f.name for f in dataclasses.fields(config)}
+    if path[0] not in names:
+        raise ValueError(f"override {item!r}: no field {path[0]!r}; fields: {sorted(names)}")
+    current = getattr(config, path[0])
+    if len(path) > 1:
+        if not dataclasses.is_dataclass(current):
+            raise ValueError(f"override {item!r}: {path[0]!r} has no sub-fields")
+        return dataclasses.replace(config, **{path[0]: _override(current, path[1:], text, item)})
+    try:
+        value = _parse_value(text, current)
+    except ValueError as err:
+        raise ValueError(f"override {item!r}: {err}") from err
+    return dataclasses.replace(config, **{path[0]: value})
+
+
+def as_dict(config) -> dict:
+    return dataclasses.asdict(config)

@@ -1,0 +1,59 @@
+"""Export: a SavedModel that takes raw uint8 mouth crops and returns words.
+
+The serving function holds the eval-time preprocessing (centre crop, normalisation with
+the train split's tf.Transform statistics) and the vocabulary, so serving cannot drift
+from training. Signature `serve` (also `serving_default`):
+
+  frames         uint8 [batch, T, 96, 96]   grey mouth crops as the preprocess job writes
+  boundary_mask  float32 [batch, T]         1 inside the word (ignored by models without it)
+  -> probabilities     float32 [batch, classes]
+     top_words         string  [batch, k]   the k most likely words (k = min(5, classes))
+     top_probabilities float32 [batch, k]
+
+Beside it: `model.keras` (for warm starts) and `vocabulary.txt` (label order).
+"""
+
+from __future__ import annotations
+
+import os
+
+import keras
+import tensorflow as tf
+
+from trainer.input import DatasetStats, serving_features
+
+SERVE = "serve"
+SOURCE_SIZE = 96
+TOP_K = 5
+
+
+def serving_function(model: keras.Model, stats: DatasetStats, crop_size: int):
+    """The function the SavedModel serves: uint8 crops -> probabilities and top words."""
+    vocabulary = tf.constant(list(stats.vocabulary))
+    k = min(TOP_K, len(stats.vocabulary))
+
+    def serve(frames, boundary_mask):
+        features = serving_features(frames, boundary_mask, stats, crop_size)
+        logits = tf.cast(model(features, training=False), tf.float32)
+        probabilities = tf.nn.softmax(logits, axis=-1)
+        top = tf.math.top_k(probabilities, k=k)
+        return {"probabilities": probabilities, "top_words": tf.gather(vocabulary, top.indices),
+                "top_probabilities": top.values}
+
+    return serve
+
+
+def export_model(model: keras.Model, stats: DatasetStats, config, export_dir: str) -> str:
+    """Writes the SavedModel, model.keras and vocabulary.txt into `export_dir`; returns it."""
+    os.makedirs(export_dir, exist_ok=True)
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    signature = [tf.TensorSpec([None, None, SOURCE_SIZE, SOURCE_SIZE], tf.uint8, name="frames"),
+                 tf.TensorSpec([None, None], tf.float32, name="boundary_mask")]
+    archive.add_endpoint(SERVE, serving_function(model, stats, config.input.crop_size),
+                         input_signature=signature)
+    archive.write_out(export_dir, verbose=False)
+    model.save(os.path.join(export_dir, "model.keras"))
+    with open(os.path.join(export_dir, "vocabulary.txt"), "w", encoding="utf-8") as handle:
+        handle.write("".join(f"{word}\n" for word in stats.vocabulary))
+    return export_dir

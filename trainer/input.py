@@ -1,0 +1,262 @@
+"""The trainer's tf.data input: GZIP TFRecords of word clips -> batches a model trains on.
+
+Clips are read through `schemas.clip.parse_clip` (the one definition of a record) and
+normalised with the train split's pixel statistics from the tf.Transform graph the
+preprocess job wrote (`DATA/transform_fn`), so training, evaluation and the exported
+model use the same numbers and the same vocabulary.
+
+Per split, `make_dataset` builds:
+
+  files (shuffled when training) -> interleave GZIP TFRecordDatasets -> parse_clip
+  -> [cache] -> shuffle (training) -> crop (random / centre), flip, time mask, normalise
+  -> batch -> prefetch
+
+and yields `({"frames": float32 [B, T, c, c, 1], "boundary_mask": float32 [B, T]},
+label int32 [B])`. Eval-time preprocessing is `serving_features`, which the exported
+model calls too. Augmentation draws from stateless random ops with a seed per clip:
+(config.seed, element index) in deterministic mode, so two passes give identical
+batches; a random seed per clip otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+import tensorflow as tf
+
+from schemas.clip import BOUNDARY_MASK, FRAMES, LABEL, parse_clip
+
+_LOG = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "test")
+CLIP_FILE_PATTERN = "clips-*.tfrecord.gz"
+TRANSFORM_DIR = "transform_fn"
+_MAX_SEED = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    """How clips are read, augmented and batched."""
+
+    batch_size: int = 32
+    crop_size: int = 88            # random crop (train) / centre crop (eval) of the 96x96 patch
+    flip: bool = True              # random horizontal flip (train)
+    max_time_mask: int = 5         # frames zeroed (after normalisation: 0 = the mean) in a
+                                   # random span, train only
+    shuffle_buffer: int = 2048     # clips
+    cycle_length: int = 4          # files read in parallel (interleave)
+    deterministic: bool = False    # fixed order and seeded augmentation when True
+    cache: bool = False            # cache parsed clips (frames, mask, label) in memory
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.batch_size < 1 or self.crop_size < 1:
+            raise ValueError(f"input.batch_size and input.crop_size must be >= 1, got "
+                             f"{self.batch_size!r}, {self.crop_size!r}")
+        if self.max_time_mask < 0 or self.shuffle_buffer < 1 or self.cycle_length < 1:
+            raise ValueError(f"input.max_time_mask must be >= 0 and shuffle_buffer, "
+                             f"cycle_length >= 1, got {self.max_time_mask!r}, "
+                             f"{self.shuffle_buffer!r}, {self.cycle_length!r}")
+        if not 0 <= self.seed <= _MAX_SEED:
+            raise ValueError(f"input.seed must be in [0, {_MAX_SEED}], got {self.seed!r}")
+
+
+@dataclass(frozen=True)
+class DatasetStats:
+    """What the tf.Transform analysis of the train split learnt: pixel statistics and words."""
+
+    mean: float                   # pixel mean, grey levels 0..255
+    std: float                    # pixel standard deviation, grey levels
+    vocabulary: tuple[str, ...]   # words in label order (label i = vocabulary[i])
+
+
+def load_stats(data_dir: str) -> DatasetStats:
+    """Pixel mean/std and vocabulary from DATA/transform_fn (the tf.Transform graph)."""
+    import tensorflow_transform as tft
+
+    from pipelines.preprocess.vocabulary import VOCABULARY_NAME, pixel_statistics
+
+    transform_dir = os.path.join(data_dir, TRANSFORM_DIR)
+    if not tf.io.gfile.isdir(transform_dir):
+        raise ValueError(f"no tf.Transform output at {transform_dir!r}: give --data the folder "
+                         "`lipflow preprocess` wrote (it holds transform_fn/)")
+    output = tft.TFTransformOutput(transform_dir)
+    words = output.vocabulary_by_name(VOCABULARY_NAME)
+    vocabulary = tuple(w.decode("utf-8") if isinstance(w, bytes) else w for w in words)
+    mean, std = pixel_statistics(output)
+    if not vocabulary:
+        raise ValueError(f"the vocabulary in {transform_dir!r} is empty: the train split had no "
+                         "clips; preprocess more data")
+    if not std > 0:
+        raise ValueError(f"pixel std in {transform_dir!r} is {std!r}; the train split's pixels "
+                         "do not vary, so they cannot be normalised")
+    return DatasetStats(mean=mean, std=std, vocabulary=vocabulary)
+
+
+def split_files(data_dir: str, split: str) -> list[str]:
+    """Sorted paths of DATA/<split>/clips-*.tfrecord.gz; ValueError if there are none."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    pattern = os.path.join(data_dir, split, CLIP_FILE_PATTERN)
+    files = sorted(tf.io.gfile.glob(pattern))
+    if not files:
+        raise ValueError(f"no {split} clips: nothing matches {pattern!r}; give --data the "
+                         "folder `lipflow preprocess` wrote (it holds train/, val/, test/)")
+    return files
+
+
+def normalise(frames_uint8: tf.Tensor, mean: float, std: float) -> tf.Tensor:
+    """(frames - mean) / std as float32; frames uint8 [..., H, W], grey levels."""
+    return (tf.cast(frames_uint8, tf.float32) - mean) / std
+
+
+def centre_crop(frames: tf.Tensor, size: int) -> tf.Tensor:
+    """The centre size x size of each frame: [..., T, H, W] -> [..., T, size, size].
+
+    With an odd margin the extra row/column is dropped at the bottom/right.
+    """
+    height, width = tf.shape(frames)[-2], tf.shape(frames)[-1]
+    tf.debugging.assert_greater_equal(
+        tf.minimum(height, width), size, message=f"frames are smaller than the crop ({size})")
+    top, left = (height - size) // 2, (width - size) // 2
+    return frames[..., top:top + size, left:left + size]
+
+
+def serving_features(frames_uint8: tf.Tensor, boundary_mask: tf.Tensor, stats: DatasetStats,
+                     crop_size: int) -> dict:
+    """Eval-time preprocessing, shared by evaluation and the exported model.
+
+    frames_uint8 [B, T, H, W], boundary_mask [B, T] (any numeric dtype) ->
+    {"frames": float32 [B, T, c, c, 1] (centre crop, normalised), "boundary_mask": float32 [B, T]}.
+    """
+    frames = normalise(centre_crop(frames_uint8, crop_size), stats.mean, stats.std)
+    return {FRAMES: frames[..., tf.newaxis],
+            BOUNDARY_MASK: tf.cast(boundary_mask, tf.float32)}
+
+
+def _clip_fields(serialized: tf.Tensor) -> dict:
+    """What training needs of a record: frames uint8 [T, H, W], mask int64 [T], label int64."""
+    clip = parse_clip(serialized)
+    return {FRAMES: clip[FRAMES], BOUNDARY_MASK: clip[BOUNDARY_MASK], LABEL: clip[LABEL]}
+
+
+def _random_crop(frames: tf.Tensor, size: int, seed: tf.Tensor) -> tf.Tensor:
+    """The same random size x size window of every frame: [T, H, W] -> [T, size, size]."""
+    shape = tf.stack([tf.shape(frames)[0], size, size])
+    return tf.image.stateless_random_crop(frames, shape, seed)
+
+
+def _random_flip(frames: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    """The whole clip mirrored left-right with probability 1/2: [T, H, W]."""
+    flip = tf.random.stateless_uniform([], seed) < 0.5
+    return tf.cond(flip, lambda: tf.reverse(frames, axis=[-1]), lambda: frames)
+
+
+def _time_mask(frames: tf.Tensor, max_frames: int, seed: tf.Tensor) -> tf.Tensor:
+    """Normalised frames float32 [T, H, W] with a random span of 0..max_frames frames set to 0."""
+    length_seed, start_seed = tf.unstack(tf.random.split(seed, 2))
+    count = tf.shape(frames)[0]
+    span = tf.minimum(count, tf.random.stateless_uniform(
+        [], length_seed, minval=0, maxval=max_frames + 1, dtype=tf.int32))
+    start = tf.random.stateless_uniform([], start_seed, minval=0, maxval=count - span + 1,
+                                        dtype=tf.int32)
+    positions = tf.range(count)
+    keep = tf.logical_or(positions < start, positions >= start + span)
+    return frames * tf.cast(keep, frames.dtype)[:, tf.newaxis, tf.newaxis]
+
+
+def _augment_fn(config: InputConfig, stats: DatasetStats):
+    """(clip, seed int64 [2]) -> (features, label): random crop, flip, normalise, time mask."""
+
+    def augment(clip: dict, seed: tf.Tensor):
+        crop_seed, flip_seed, mask_seed = tf.unstack(tf.random.split(seed, 3))
+        frames = _random_crop(clip[FRAMES], config.crop_size, crop_seed)
+        if config.flip:
+            frames = _random_flip(frames, flip_seed)
+        frames = normalise(frames, stats.mean, stats.std)
+        if config.max_time_mask > 0:
+            frames = _time_mask(frames, config.max_time_mask, mask_seed)
+        return _model_inputs(frames, clip, config.crop_size)
+
+    return augment
+
+
+def _eval_fn(config: InputConfig, stats: DatasetStats):
+    """clip -> (features, label): centre crop and normalisation only."""
+
+    def preprocess(clip: dict):
+        frames = normalise(centre_crop(clip[FRAMES], config.crop_size), stats.mean, stats.std)
+        return _model_inputs(frames, clip, config.crop_size)
+
+    return preprocess
+
+
+def _model_inputs(frames: tf.Tensor, clip: dict, crop_size: int):
+    frames = tf.ensure_shape(frames, [None, crop_size, crop_size])
+    features = {FRAMES: frames[..., tf.newaxis],
+                BOUNDARY_MASK: tf.cast(clip[BOUNDARY_MASK], tf.float32)}
+    return features, tf.cast(clip[LABEL], tf.int32)
+
+
+def _read_clips(files: list[str], config: InputConfig, shuffle_files: bool) -> tf.data.Dataset:
+    """Parsed clips {frames, boundary_mask, label} from GZIP TFRecord files."""
+    names = tf.data.Dataset.from_tensor_slices(files)
+    if shuffle_files:
+        names = names.shuffle(len(files), reshuffle_each_iteration=True)
+    records = names.interleave(
+        lambda name: tf.data.TFRecordDataset(name, compression_type="GZIP"),
+        cycle_length=config.cycle_length, num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=config.deterministic)
+    return records.map(_clip_fields, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _shuffle_and_repeat(clips: tf.data.Dataset, config: InputConfig, training: bool,
+                        repeat: bool) -> tf.data.Dataset:
+    """Training: clips shuffled afresh every epoch. In deterministic mode one order seeded by
+    config.seed, used for every epoch, so every pass over the dataset repeats it."""
+    if not training:
+        return clips.repeat() if repeat else clips
+    if not config.deterministic:
+        clips = clips.shuffle(config.shuffle_buffer, reshuffle_each_iteration=True)
+        return clips.repeat() if repeat else clips
+    # One seeded order, the same every epoch: a per-epoch seed would have to be a tensor,
+    # which shuffle does not take.
+    clips = clips.shuffle(config.shuffle_buffer, seed=config.seed, reshuffle_each_iteration=False)
+    return clips.repeat() if repeat else clips
+
+
+def _with_seeds(clips: tf.data.Dataset, config: InputConfig) -> tf.data.Dataset:
+    """(clip, seed int64 [2]): (config.seed, element index) when deterministic, else random."""
+    if config.deterministic:
+        return clips.enumerate().map(
+            lambda index, clip: (clip, tf.stack([tf.constant(config.seed, tf.int64), index])))
+    seeds = tf.data.Dataset.random(rerandomize_each_iteration=True).batch(2)
+    return tf.data.Dataset.zip(clips, seeds)
+
+
+def make_dataset(data_dir: str, split: str, config: InputConfig, stats: DatasetStats,
+                 training: bool, repeat: bool = False) -> tf.data.Dataset:
+    """Batches ({"frames": float32 [B, T, c, c, 1], "boundary_mask": float32 [B, T]}, int32 [B]).
+
+    training: shuffled files and clips, random crop/flip/time mask, only full batches.
+    Otherwise: no shuffling, centre crop, the last batch may be short. Clip order is fixed
+    only in deterministic mode (files interleaved round-robin, cycle_length at a time);
+    otherwise parallel reads may reorder clips. repeat: endless.
+    """
+    files = split_files(data_dir, split)
+    clips = _read_clips(files, config, shuffle_files=training and not config.deterministic)
+    if config.cache:
+        clips = clips.cache()
+    clips = _shuffle_and_repeat(clips, config, training, repeat)
+    if training:
+        batches = _with_seeds(clips, config).map(_augment_fn(config, stats),
+                                                 num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        batches = clips.map(_eval_fn(config, stats), num_parallel_calls=tf.data.AUTOTUNE)
+    batches = batches.batch(config.batch_size, drop_remainder=training)
+    options = tf.data.Options()
+    options.deterministic = config.deterministic
+    _LOG.debug("%s input: %d files, training=%s, %s", split, len(files), training, config)
+    return batches.prefetch(tf.data.AUTOTUNE).with_options(options)

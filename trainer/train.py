@@ -1,0 +1,190 @@
+"""One training run: data in, checkpoints, logs and an exported model out.
+
+OUTPUT/
+  backup/            state for an exact resume after the process is killed (epoch, weights,
+                     optimizer); rerunning the same command continues from the last epoch
+  checkpoints/       the model after every epoch (epoch-NNN.keras) and the best (best.keras)
+  logs/              TensorBoard logs; history.csv, one row per epoch
+  export/            the SavedModel for serving (see trainer/export.py) and model.keras
+  train_summary.json what was trained, for how long, and how well
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+
+import keras
+import tensorflow as tf
+
+from trainer import config as config_lib
+from trainer.config import TrainConfig
+from trainer.export import export_model
+from trainer.input import DatasetStats, load_stats, make_dataset, split_files
+from schemas.clip import SCHEMA_VERSION
+from trainer.models import build_model, front_end_layers
+
+_LOG = logging.getLogger(__name__)
+VALIDATION_SPLITS = ("val", "test")
+
+
+def choose_strategy() -> tf.distribute.Strategy:
+    """MirroredStrategy over several GPUs, else the default strategy."""
+    gpus = tf.config.list_logical_devices("GPU")
+    return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
+
+
+def set_precision(mode: str) -> str:
+    """Sets Keras's global dtype policy: mixed_float16 on a GPU (auto) or when asked."""
+    on_gpu = bool(tf.config.list_logical_devices("GPU"))
+    policy = "mixed_float16" if mode == "on" or (mode == "auto" and on_gpu) else "float32"
+    keras.mixed_precision.set_global_policy(policy)
+    return policy
+
+
+def dataset_card(data_dir: str) -> dict:
+    """The dataset's dataset_info.json; ValueError if missing or of another schema version."""
+    path = os.path.join(data_dir, "dataset_info.json")
+    if not os.path.isfile(path):
+        raise ValueError(f"--data {data_dir!r} has no dataset_info.json: give the folder "
+                         "that lipflow preprocess wrote")
+    with open(path, encoding="utf-8") as handle:
+        card = json.load(handle)
+    if card.get("schema_version") != SCHEMA_VERSION:
+        raise ValueError(f"--data {data_dir!r} was written with schema "
+                         f"{card.get('schema_version')!r}, this lipflow reads {SCHEMA_VERSION!r}: "
+                         "run lipflow preprocess again")
+    return card
+
+
+def clips_in(data_dir: str, split: str) -> int:
+    """Original + augmented clips of a split, from the dataset card."""
+    return int(dataset_card(data_dir)["splits"].get(split, {}).get("clips", 0))
+
+
+def make_optimizer(config: TrainConfig, steps: int) -> keras.optimizers.Optimizer:
+    """SGD with momentum decaying exponentially to the final rate, or AdamW with cosine decay."""
+    total = max(1, steps * config.epochs)
+    if config.optimizer == "sgd":
+        rate = (config.final_learning_rate / config.learning_rate) ** (1.0 / total)
+        schedule = keras.optimizers.schedules.ExponentialDecay(config.learning_rate, 1, rate)
+        return keras.optimizers.SGD(schedule, momentum=config.momentum,
+                                    weight_decay=config.weight_decay)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        config.learning_rate, total, alpha=config.final_learning_rate / config.learning_rate)
+    return keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
+
+
+def warm_start(model: keras.Model, source: str) -> int:
+    """Copies weights from a .keras file or an export folder, layer by layer where the
+    names and shapes match (a new vocabulary keeps all but the classifier). Returns the
+    number of layers copied."""
+    path = os.path.join(source, "model.keras") if os.path.isdir(source) else source
+    if not os.path.isfile(path):
+        raise ValueError(f"--warm_start {source!r}: no .keras model there (give a checkpoint "
+                         "file or an export folder holding model.keras)")
+    previous = {layer.name: layer for layer in keras.saving.load_model(path, compile=False).layers}
+    copied = 0
+    for layer in model.layers:
+        old = previous.get(layer.name)
+        if old is None or not layer.weights:
+            continue
+        if [w.shape for w in old.weights] == [w.shape for w in layer.weights]:
+            layer.set_weights(old.get_weights())
+            copied += 1
+    if copied == 0:
+        raise ValueError(f"--warm_start {source!r}: no layer of it fits this model")
+    return copied
+
+
+def _validation_split(data_dir: str) -> str | None:
+    return next((s for s in VALIDATION_SPLITS if clips_in(data_dir, s) > 0), None)
+
+
+def _callbacks(config: TrainConfig, output: str, validation: str | None) -> list:
+    monitor = "val_loss" if validation else "loss"
+    callbacks = [
+        keras.callbacks.BackupAndRestore(os.path.join(output, "backup")),
+        keras.callbacks.ModelCheckpoint(os.path.join(output, "checkpoints", "epoch-{epoch:03d}.keras")),
+        keras.callbacks.ModelCheckpoint(os.path.join(output, "checkpoints", "best.keras"),
+                                        monitor=monitor, save_best_only=True),
+        keras.callbacks.TensorBoard(os.path.join(output, "logs")),
+        keras.callbacks.CSVLogger(os.path.join(output, "logs", "history.csv"), append=True),
+    ]
+    if config.early_stopping_patience and validation:
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=config.early_stopping_patience,
+            restore_best_weights=True))
+    return callbacks
+
+
+def build_and_compile(config: TrainConfig, stats: DatasetStats, steps: int,
+                      warm_source: str | None) -> keras.Model:
+    model_config = config.model
+    model = build_model(model_config.name, len(stats.vocabulary), size=config.input.crop_size,
+                        width=model_config.width,
+                        use_boundary_mask=model_config.use_boundary_mask,
+                        dropout=model_config.dropout)
+    if warm_source:
+        _LOG.info("warm start: %d layers copied from %s", warm_start(model, warm_source),
+                  warm_source)
+    if config.freeze_front_end:
+        for layer in front_end_layers(model):
+            layer.trainable = False
+    model.compile(
+        optimizer=make_optimizer(config, steps),
+        loss=keras.losses.CategoricalCrossentropy(from_logits=True,
+                                                  label_smoothing=config.label_smoothing),
+        metrics=[keras.metrics.CategoricalAccuracy(name="top1"),
+                 keras.metrics.TopKCategoricalAccuracy(k=5, name="top5")])
+    return model
+
+
+def _one_hot(classes: int):
+    def convert(features, label):
+        return features, tf.one_hot(label, classes)
+    return convert
+
+
+def train(data_dir: str, config: TrainConfig, output: str,
+          warm_source: str | None = None) -> dict:
+    """Trains, checkpoints every epoch (resuming if a backup exists), exports; returns a summary."""
+    dataset_card(data_dir)  # fails early with a clear message
+    split_files(data_dir, "train")
+    finished = os.path.join(output, "train_summary.json")
+    if os.path.exists(finished) and not os.path.isdir(os.path.join(output, "backup")):
+        raise ValueError(f"--output {output!r} holds a finished run (train_summary.json); "
+                         "choose another folder or remove it")
+    keras.utils.set_random_seed(config.input.seed)
+    policy = set_precision(config.mixed_precision)
+    stats = load_stats(data_dir)
+    classes = len(stats.vocabulary)
+    steps = config.steps_per_epoch or max(1, clips_in(data_dir, "train")
+                                          // config.input.batch_size)
+    validation = _validation_split(data_dir)
+    train_data = make_dataset(data_dir, "train", config.input, stats, training=True,
+                              repeat=True).map(_one_hot(classes))
+    val_data = (make_dataset(data_dir, validation, config.input, stats, training=False)
+                .map(_one_hot(classes)) if validation else None)
+    if validation is None:
+        _LOG.warning("no val or test clips: training without validation or early stopping")
+    with choose_strategy().scope():
+        model = build_and_compile(config, stats, steps, warm_source)
+    started = time.perf_counter()
+    history = model.fit(train_data, validation_data=val_data, epochs=config.epochs,
+                        steps_per_epoch=steps, callbacks=_callbacks(config, output, validation),
+                        verbose=2)
+    seconds = time.perf_counter() - started
+    scores = model.evaluate(val_data, return_dict=True, verbose=0) if validation else {}
+    export_dir = export_model(model, stats, config, os.path.join(output, "export"))
+    summary = {"data": data_dir, "config": config_lib.as_dict(config), "policy": policy,
+               "classes": classes, "epochs_run": len(history.history.get("loss", [])),
+               "steps_per_epoch": steps, "train_seconds": round(seconds, 1),
+               "validation_split": validation,
+               "validation": {k: float(v) for k, v in scores.items()},
+               "export": export_dir, "parameters": int(model.count_params())}
+    with open(os.path.join(output, "train_summary.json"), "w", encoding="utf-8") as handle:
+        json.dump(summary, handle, indent=2)
+    return summary
