@@ -25,7 +25,6 @@ Only the JSON result goes to stdout; logs go to stderr.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
 import importlib.util
 import json
@@ -37,7 +36,7 @@ import sys
 import tempfile
 import time
 
-from machine_info import cpu_model, load_average  # beside this script
+from bench_utils import cpu_model, load_average, stdout_to_stderr  # beside this script
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE_DIR = "data/sample/grid_s1"
@@ -48,20 +47,6 @@ TARGET_RATIO = 3.0
 WARMUP_STEPS = 2
 PREPROCESS_FLAGS = ("--augment_copies", "1", "--train_fraction", "1.0", "--val_fraction", "0.0")
 _LOG = logging.getLogger("benchmarks.input_pipeline")
-
-
-@contextlib.contextmanager
-def stdout_to_stderr():
-    """Sends everything written to stdout (by Python or by native code) to stderr."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    os.dup2(2, 1)
-    try:
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
 
 
 def build_sample_dataset(output: str) -> dict:

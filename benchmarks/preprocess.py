@@ -42,7 +42,7 @@ import sys
 import tempfile
 import time
 
-from machine_info import cpu_model, load_average  # beside this script
+from bench_utils import cpu_model, load_average, stdout_to_stderr  # beside this script
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE_DIR = "data/sample/grid_s1"
@@ -69,20 +69,6 @@ def limit_to_one_core() -> int | None:
     cpu = min(os.sched_getaffinity(0))
     os.sched_setaffinity(0, {cpu})
     return cpu
-
-
-@contextlib.contextmanager
-def stdout_to_stderr():
-    """Sends everything written to stdout (by Python or by native code) to stderr."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    os.dup2(2, 1)
-    try:
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
 
 
 def sample_listing(videos: int | None):

@@ -26,11 +26,11 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
+from pipelines.preprocess.splits import SPLITS
 from schemas.clip import BOUNDARY_MASK, FRAMES, LABEL, parse_clip
 
 _LOG = logging.getLogger(__name__)
 
-SPLITS = ("train", "val", "test")
 CLIP_FILE_PATTERN = "clips-*.tfrecord.gz"
 TRANSFORM_DIR = "transform_fn"
 _MAX_SEED = 2**31 - 1

@@ -1,9 +1,11 @@
-"""What machine a benchmark ran on, for its JSON result."""
+"""Helpers the benchmark scripts share: the machine they ran on, and a clean stdout."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
+import sys
 
 
 def cpu_model() -> str:
@@ -21,3 +23,17 @@ def cpu_model() -> str:
 def load_average() -> float | None:
     """The 1-minute load average: a sign of other work on the machine during the run."""
     return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
+
+
+@contextlib.contextmanager
+def stdout_to_stderr():
+    """Sends everything written to stdout (by Python or by native code) to stderr."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
