@@ -230,15 +230,43 @@ def test_training_drops_the_short_last_batch(data_dir, stats):
 @pytest.mark.slow
 def test_deterministic_mode_repeats_identical_batches(data_dir, stats):
     config = InputConfig(batch_size=BATCH, deterministic=True, seed=7)
-    dataset = make_dataset(data_dir, "train", config, stats, training=True, repeat=True).take(7)
+    dataset = make_dataset(data_dir, "train", config, stats, training=True, repeat=True).take(9)
     first, second = _unbatched(dataset), _unbatched(dataset)
     for a, b in zip(first, second):
         np.testing.assert_array_equal(a, b)
-    # Every epoch (12 clips) repeats the one seeded order.
-    np.testing.assert_array_equal(first[2][:12], first[2][12:24])
+    # A pass is the 12 clips in 3 whole batches of 4, each pass in its own order.
+    passes = [first[0][i * 12:(i + 1) * 12] for i in range(3)]
+    assert not np.array_equal(passes[0], passes[1])
+    assert not np.array_equal(passes[1], passes[2])
+    assert sorted(first[2][:12]) == sorted(first[2][12:24])
     other = make_dataset(data_dir, "train", dataclasses.replace(config, seed=8), stats,
                          training=True).take(1)
     assert not np.array_equal(_unbatched(other)[0], first[0][:BATCH])
+
+
+@pytest.mark.slow
+def test_deterministic_restart_at_a_pass_continues_exactly(data_dir, stats):
+    config = InputConfig(batch_size=BATCH, deterministic=True, seed=7)
+    whole = _unbatched(make_dataset(data_dir, "train", config, stats, training=True,
+                                    repeat=True).take(6))
+    resumed = _unbatched(make_dataset(data_dir, "train", config, stats, training=True,
+                                      repeat=True, first_pass=1).take(3))
+    for a, b in zip(whole, resumed):
+        np.testing.assert_array_equal(a[12:], b)
+
+
+@pytest.mark.slow
+def test_snapshot_writes_once_and_gives_the_same_clips(data_dir, stats, records, tmp_path):
+    config = dataclasses.replace(IN_ORDER, snapshot=str(tmp_path / "snap"))
+    first = _unbatched(make_dataset(data_dir, "train", config, stats, training=False))
+    assert os.listdir(tmp_path / "snap" / "train")
+    again = _unbatched(make_dataset(data_dir, "train", config, stats, training=False))
+    plain = _unbatched(make_dataset(data_dir, "train", IN_ORDER, stats, training=False))
+    for a, b, c in zip(first, again, plain):
+        np.testing.assert_array_equal(a, c)
+        np.testing.assert_array_equal(b, c)
+    with pytest.raises(ValueError, match="choose one"):
+        InputConfig(cache=True, snapshot="x")
 
 
 @pytest.mark.slow

@@ -8,14 +8,15 @@ model use the same numbers and the same vocabulary.
 Per split, `make_dataset` builds:
 
   files (shuffled when training) -> interleave GZIP TFRecordDatasets -> parse_clip
-  -> [cache] -> shuffle (training) -> crop (random / centre), flip, time mask, normalise
-  -> batch -> prefetch
+  -> [cache | snapshot] -> shuffle (training) -> crop (random / centre), flip, time mask,
+  normalise -> batch -> prefetch
 
 and yields `({"frames": float32 [B, T, c, c, 1], "boundary_mask": float32 [B, T]},
 label int32 [B])`. Eval-time preprocessing is `serving_features`, which the exported
-model calls too. Augmentation draws from stateless random ops with a seed per clip:
-(config.seed, element index) in deterministic mode, so two passes give identical
-batches; a random seed per clip otherwise.
+model calls too. Augmentation draws from stateless random ops with a seed per clip. In
+deterministic mode every pass over the data has its own order and seeds, all derived
+from config.seed, so two runs give identical batches and a resumed run continues
+exactly; otherwise a random order every pass and a random seed per clip.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ class InputConfig:
     cycle_length: int = 4          # files read in parallel (interleave)
     deterministic: bool = False    # fixed order and seeded augmentation when True
     cache: bool = False            # cache parsed clips (frames, mask, label) in memory
+    snapshot: str = ""             # folder: tf.data snapshot of parsed clips on disk (reused
+                                   # by later runs on the same data; "" = none)
     seed: int = 0
 
     def __post_init__(self):
@@ -59,6 +62,9 @@ class InputConfig:
             raise ValueError(f"input.max_time_mask must be >= 0 and shuffle_buffer, "
                              f"cycle_length >= 1, got {self.max_time_mask!r}, "
                              f"{self.shuffle_buffer!r}, {self.cycle_length!r}")
+        if self.cache and self.snapshot:
+            raise ValueError("input.cache and input.snapshot both keep parsed clips: "
+                             "choose one (cache: memory, snapshot: disk)")
         if not 0 <= self.seed <= _MAX_SEED:
             raise ValueError(f"input.seed must be in [0, {_MAX_SEED}], got {self.seed!r}")
 
@@ -212,50 +218,73 @@ def _read_clips(files: list[str], config: InputConfig, shuffle_files: bool) -> t
     return records.map(_clip_fields, num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def _shuffle_and_repeat(clips: tf.data.Dataset, config: InputConfig, training: bool,
-                        repeat: bool) -> tf.data.Dataset:
-    """Training: clips shuffled afresh every epoch. In deterministic mode one order seeded by
-    config.seed, used for every epoch, so every pass over the dataset repeats it."""
-    if not training:
-        return clips.repeat() if repeat else clips
-    if not config.deterministic:
-        clips = clips.shuffle(config.shuffle_buffer, reshuffle_each_iteration=True)
-        return clips.repeat() if repeat else clips
-    # One seeded order, the same every epoch: a per-epoch seed would have to be a tensor,
-    # which shuffle does not take.
-    clips = clips.shuffle(config.shuffle_buffer, seed=config.seed, reshuffle_each_iteration=False)
-    return clips.repeat() if repeat else clips
-
-
-def _with_seeds(clips: tf.data.Dataset, config: InputConfig) -> tf.data.Dataset:
-    """(clip, seed int64 [2]): (config.seed, element index) when deterministic, else random."""
-    if config.deterministic:
-        return clips.enumerate().map(
-            lambda index, clip: (clip, tf.stack([tf.constant(config.seed, tf.int64), index])))
+def _random_seeds(clips: tf.data.Dataset) -> tf.data.Dataset:
+    """(clip, seed int64 [2]) with a fresh random seed per clip."""
     seeds = tf.data.Dataset.random(rerandomize_each_iteration=True).batch(2)
     return tf.data.Dataset.zip(clips, seeds)
 
 
+def _shuffled_batches(clips: tf.data.Dataset, config: InputConfig, stats: DatasetStats,
+                      repeat: bool) -> tf.data.Dataset:
+    """Training batches: clips shuffled afresh every pass, random augmentation."""
+    clips = clips.shuffle(config.shuffle_buffer, reshuffle_each_iteration=True)
+    if repeat:
+        clips = clips.repeat()
+    augmented = _random_seeds(clips).map(_augment_fn(config, stats),
+                                         num_parallel_calls=tf.data.AUTOTUNE)
+    return augmented.batch(config.batch_size, drop_remainder=True)
+
+
+def _seeded_passes(clips: tf.data.Dataset, config: InputConfig, stats: DatasetStats,
+                   repeat: bool, first_pass: int) -> tf.data.Dataset:
+    """Deterministic training batches: pass p over the data has its own order, seeded by
+    (config.seed, p), and clip i of it the augmentation seed (config.seed, p * 2^32 + i).
+
+    Each pass is batched on its own (the short tail dropped), so a pass is a whole number
+    of batches and a run restarted at pass p (`first_pass`) sees exactly what the
+    uninterrupted run saw from there on.
+    """
+    augment = _augment_fn(config, stats)
+    seed = tf.constant(config.seed, tf.int64)
+
+    def one_pass(index):
+        order = clips.shuffle(config.shuffle_buffer, seed=seed * 1_000_003 + index,
+                              reshuffle_each_iteration=False)
+        seeded = order.enumerate().map(
+            lambda i, clip: (clip, tf.stack([seed, index * 2**32 + i])))
+        return (seeded.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+                .batch(config.batch_size, drop_remainder=True))
+
+    last = tf.int64.max if repeat else first_pass + 1
+    return tf.data.Dataset.range(first_pass, last).flat_map(one_pass)
+
+
 def make_dataset(data_dir: str, split: str, config: InputConfig, stats: DatasetStats,
-                 training: bool, repeat: bool = False) -> tf.data.Dataset:
+                 training: bool, repeat: bool = False, first_pass: int = 0) -> tf.data.Dataset:
     """Batches ({"frames": float32 [B, T, c, c, 1], "boundary_mask": float32 [B, T]}, int32 [B]).
 
     training: shuffled files and clips, random crop/flip/time mask, only full batches.
     Otherwise: no shuffling, centre crop, the last batch may be short. Clip order is fixed
     only in deterministic mode (files interleaved round-robin, cycle_length at a time);
-    otherwise parallel reads may reorder clips. repeat: endless.
+    otherwise parallel reads may reorder clips. repeat: endless. first_pass: in
+    deterministic training, the pass over the data to start at (a resumed run's epoch).
     """
     files = split_files(data_dir, split)
     clips = _read_clips(files, config, shuffle_files=training and not config.deterministic)
     if config.cache:
         clips = clips.cache()
-    clips = _shuffle_and_repeat(clips, config, training, repeat)
-    if training:
-        batches = _with_seeds(clips, config).map(_augment_fn(config, stats),
-                                                 num_parallel_calls=tf.data.AUTOTUNE)
+    elif config.snapshot:
+        # Uncompressed: the snappy codec ("AUTO") fails on elements over 256 KiB, and one
+        # 29-frame 96x96 clip is 267 KB.
+        clips = clips.snapshot(os.path.join(config.snapshot, split), compression=None)
+    if training and config.deterministic:
+        batches = _seeded_passes(clips, config, stats, repeat, first_pass)
+    elif training:
+        batches = _shuffled_batches(clips, config, stats, repeat)
     else:
-        batches = clips.map(_eval_fn(config, stats), num_parallel_calls=tf.data.AUTOTUNE)
-    batches = batches.batch(config.batch_size, drop_remainder=training)
+        clips = clips.repeat() if repeat else clips
+        batches = (clips.map(_eval_fn(config, stats), num_parallel_calls=tf.data.AUTOTUNE)
+                   .batch(config.batch_size))
     options = tf.data.Options()
     options.deterministic = config.deterministic
     _LOG.debug("%s input: %d files, training=%s, %s", split, len(files), training, config)

@@ -99,6 +99,15 @@ def warm_start(model: keras.Model, source: str) -> int:
     return copied
 
 
+def resumed_epoch(output: str) -> int:
+    """The epoch an interrupted run resumes at (0 for a new run), from the backup's record."""
+    path = os.path.join(output, "backup", "training_metadata.json")
+    if not os.path.exists(path):
+        return 0
+    with open(path, encoding="utf-8") as handle:
+        return int(json.load(handle).get("epoch", 0))
+
+
 def _validation_split(data_dir: str) -> str | None:
     return next((s for s in VALIDATION_SPLITS if clips_in(data_dir, s) > 0), None)
 
@@ -165,7 +174,8 @@ def train(data_dir: str, config: TrainConfig, output: str,
                                           // config.input.batch_size)
     validation = _validation_split(data_dir)
     train_data = make_dataset(data_dir, "train", config.input, stats, training=True,
-                              repeat=True).map(_one_hot(classes))
+                              repeat=True, first_pass=resumed_epoch(output)
+                              ).map(_one_hot(classes))
     val_data = (make_dataset(data_dir, validation, config.input, stats, training=False)
                 .map(_one_hot(classes)) if validation else None)
     if validation is None:
