@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO := out/demo
 
-.PHONY: install demo test lock clean
+.PHONY: install browser demo test lock clean
 
 $(BIN)/.installed: requirements.lock setup.py
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "lipflow needs Python 3.11 (found %s); set PYTHON=python3.11" % sys.version.split()[0])'
@@ -23,9 +23,19 @@ demo: install
 	$(BIN)/lipflow contact-sheet --data $(DEMO)/data/train --output $(DEMO)/contact_sheet.png
 	rm -rf $(DEMO)/model
 	$(BIN)/lipflow train --data $(DEMO)/data --config demo --output $(DEMO)/model
+	rm -rf $(DEMO)/eval
+	$(BIN)/lipflow evaluate --data $(DEMO)/data --model $(DEMO)/model/export --output $(DEMO)/eval --split test
 	@echo "Demo done: dataset in $(DEMO)/data (dataset_info.json), crops in $(DEMO)/contact_sheet.png, model in $(DEMO)/model/export, logs in $(DEMO)/model/logs"
+	@echo "Evaluation report: $(DEMO)/eval/report.html (metrics in $(DEMO)/eval/metrics.json)"
 
-test: install
+# The report test renders report.html in headless Chromium (Debian's package gives /usr/bin/chromium).
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  echo "Installing Chromium: tests/test_report.py renders report.html in /usr/bin/chromium"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	fi
+
+test: install browser
 	$(BIN)/python -m pytest -q tests
 
 lock: install

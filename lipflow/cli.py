@@ -19,13 +19,14 @@ datasets (and, as they are built, trains and evaluates lip-reading models on the
 Subcommands:
   preprocess      video + transcripts -> a dataset of word clips (train/val/test TFRecords)
   train           train a lip-reading model on such a dataset and export it
+  evaluate        score exported models on a dataset split: metrics.json + report.html
   contact-sheet   draw clips read back from TFRecords into a PNG, to look at them
 
 Run `lipflow SUBCOMMAND --help` for the flags of each."""
 
 
 def _preprocess_parser(subparsers) -> argparse.ArgumentParser:
-    from pipelines.preprocess.options import PreprocessOptions
+    from pipelines.preprocess.flags import add_preprocess_arguments
 
     parser = subparsers.add_parser(
         "preprocess", help="video + transcripts -> word-aligned mouth-crop TFRecords",
@@ -37,7 +38,7 @@ def _preprocess_parser(subparsers) -> argparse.ArgumentParser:
                     "know are passed to Apache Beam (e.g. --runner DataflowRunner --project P "
                     "--region R --temp_location gs://...); without --runner it runs locally on "
                     "all cores.")
-    PreprocessOptions._add_argparse_args(parser)
+    add_preprocess_arguments(parser, required=True)
     return parser
 
 
@@ -89,6 +90,98 @@ def _run_train(args: argparse.Namespace) -> int:
           f"  logs:    {args.output}/logs (tensorboard --logdir {args.output}/logs)\n"
           f"  summary: {args.output}/train_summary.json")
     return EXIT_OK
+
+
+def _evaluate_parser(subparsers) -> argparse.ArgumentParser:
+    from pipelines.evaluate.views import TTA_MODES
+
+    parser = subparsers.add_parser(
+        "evaluate", help="score exported models on a dataset split; metrics and an HTML report",
+        description="Runs the exported model(s) over one split of a dataset with Beam's "
+                    "RunInference and writes, into --output: metrics.json (top-1 with a "
+                    "bootstrap interval, top-5, homopheme-aware top-1, per-word, per-slice, "
+                    "calibration, most confused pairs), confusion.csv, per_word.csv, "
+                    "report.html (self-contained, with plots), predictions.jsonl, "
+                    "dead_letters.jsonl and manifest.json. Words are matched by string "
+                    "through the model's own vocabulary; words it does not know are counted "
+                    "as out of vocabulary, never scored. Flags this command does not know go "
+                    "to Apache Beam (e.g. --runner DataflowRunner ...).")
+    parser.add_argument("--data", required=True, help="what lipflow preprocess wrote")
+    parser.add_argument("--model", required=True, action="append", metavar="EXPORT_DIR",
+                        help="an export folder from lipflow train (OUTPUT/export); repeat the "
+                             "flag to average several models as an ensemble")
+    parser.add_argument("--output", required=True, help="folder for the metrics and report")
+    parser.add_argument("--split", default="test", help="train, val or test (default: test)")
+    parser.add_argument("--tta", default="none", choices=tuple(TTA_MODES),
+                        help="test-time views averaged: none (centre crop), flip (+ mirror), "
+                             "multi (centre and 4 corner crops, each also mirrored)")
+    parser.add_argument("--baseline", default="",
+                        help="metrics.json of the model in production: the report shows the "
+                             "deltas and a verdict (better, worse, no significant difference)")
+    parser.add_argument("--viseme_mapping", default="lee2002",
+                        help="phoneme-to-viseme mapping for homophemes (default: lee2002)")
+    parser.add_argument("--slice", action="append", default=[], dest="slices", metavar="KEY",
+                        help="also break accuracy down by this clip context key (repeatable; "
+                             "speaker, show, word length, face size, yaw and edge padding "
+                             "are always reported)")
+    parser.add_argument("--batch_size", type=int, default=32, help="clips per model call")
+    parser.add_argument("--bootstrap_samples", type=int, default=1000,
+                        help="bootstrap resamples for the top-1 interval (default: 1000)")
+    return parser
+
+
+def _run_evaluate(args: argparse.Namespace, beam_args: list[str]) -> int:
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipelines.evaluate import job as evaluate_job
+    from pipelines.evaluate.config import EvaluateConfig
+    from pipelines.preprocess.job import default_direct_options
+
+    try:
+        config = EvaluateConfig(
+            models=tuple(args.model), split=args.split, tta=args.tta, batch_size=args.batch_size,
+            viseme_mapping=args.viseme_mapping, extra_slices=tuple(args.slices),
+            bootstrap_samples=args.bootstrap_samples, baseline=args.baseline)
+        options = PipelineOptions(default_direct_options(beam_args))
+        metrics = evaluate_job.run(config, args.data, args.output, options)
+    except ValueError as err:
+        print(f"lipflow evaluate: {err}", file=sys.stderr)
+        return EXIT_BAD_SETUP
+    print(_evaluate_summary(metrics, args.output))
+    counts = metrics["counts"]
+    if not counts["balanced"]:
+        print("lipflow evaluate: the counts do not balance (records != scored + out of "
+              "vocabulary + skipped + failed); this is a bug, please report it",
+              file=sys.stderr)
+        return EXIT_FAILED_RUN
+    if counts["scored"] == 0:
+        print("lipflow evaluate: no clip was scored; see dead_letters.jsonl and the "
+              "out-of-vocabulary words in metrics.json", file=sys.stderr)
+        return EXIT_FAILED_RUN
+    return EXIT_OK
+
+
+def _percent(value) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def _evaluate_summary(metrics: dict, output: str) -> str:
+    counts, top1 = metrics["counts"], metrics["top1"]
+    lines = [f"lipflow evaluate: {counts['records']} clips read from {metrics['split']}: "
+             f"{counts['scored']} scored, {counts['out_of_vocabulary']} out of vocabulary, "
+             f"{counts['augmented_skipped']} augmented copies skipped, "
+             f"{counts['dead_letters']} failed",
+             f"  top-1 {_percent(top1['value'])} ({_percent(top1['ci_low'])}-"
+             f"{_percent(top1['ci_high'])}), top-5 {_percent(metrics['top5'])}, "
+             f"homopheme-aware top-1 {_percent(metrics['homopheme_top1'])}"]
+    if metrics.get("baseline"):
+        base = metrics["baseline"]
+        lines.append(f"  against the baseline: {base['verdict']} (top-1 delta "
+                     f"{_percent(base['top1_delta'])})")
+    lines += [f"  report:  {output}/report.html",
+              f"  metrics: {output}/metrics.json (confusion.csv, per_word.csv, "
+              f"predictions.jsonl, dead_letters.jsonl, manifest.json beside it)"]
+    return "\n".join(lines)
 
 
 def _contact_sheet_parser(subparsers) -> argparse.ArgumentParser:
@@ -186,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="SUBCOMMAND", required=True)
     _preprocess_parser(subparsers)
     _train_parser(subparsers)
+    _evaluate_parser(subparsers)
     _contact_sheet_parser(subparsers)
     return parser
 
@@ -201,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure(args.log_level)
     if args.command == "preprocess":
         return _run_preprocess(args, argv[argv.index("preprocess") + 1:])
+    if args.command == "evaluate":
+        return _run_evaluate(args, unknown)
     if unknown:
         parser.error(f"unrecognised arguments: {' '.join(unknown)}")
     if args.command == "train":

@@ -15,6 +15,10 @@ _WORKER_LOGGER = "apache_beam.runners.portability.local_job_service"
 _MESSAGE = re.compile(r'message: "(?P<message>.*?)"\s+(?:instruction_id|transform_id|log_location)',
                       re.S)
 _SEVERITY = re.compile(r"severity: (?P<severity>[A-Z]+)")
+# Worker warnings that say nothing a user can act on (runner set-up, a memory probe
+# that RunInference makes where the `resource` module is missing).
+_BENIGN = ("No semi_persistent_directory found", "Discarding unparseable args",
+           "Resource module is not available")
 _OWN_CODE = (f"{os.sep}pipelines{os.sep}", f"{os.sep}schemas{os.sep}", f"{os.sep}trainer{os.sep}")
 
 
@@ -27,6 +31,8 @@ class WorkerLogFilter(logging.Filter):
         serious = severity is not None and severity["severity"] in ("WARN", "WARNING", "ERROR",
                                                                      "CRITICAL")
         if not serious and not any(part in text for part in _OWN_CODE):
+            return False
+        if any(phrase in text for phrase in _BENIGN):
             return False
         message = _MESSAGE.search(text)
         if message:

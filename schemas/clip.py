@@ -265,3 +265,53 @@ def tfmd_schema_text() -> str:
     struct = (f"feature {{\n  name: \"{SEQUENCE_STRUCT}\"\n  type: STRUCT\n"
               f"  struct_domain {{\n{sequence}  }}\n}}\n")
     return header + context + struct
+
+
+def _feature_values(feature, dtype: str) -> list:
+    if dtype == "bytes":
+        return list(feature.bytes_list.value)
+    if dtype == "int64":
+        return list(feature.int64_list.value)
+    return list(feature.float_list.value)
+
+
+def _context_scalar(context, spec: Feature):
+    values = _feature_values(context.feature[spec.key], spec.dtype)
+    if len(values) != 1:
+        raise ValueError(f"context feature {spec.key!r} has {len(values)} values, expected 1")
+    value = values[0]
+    return value.decode("utf-8") if spec.dtype == "bytes" else value
+
+
+def decode_clip(serialized: bytes) -> dict:
+    """Parses one serialised clip into numpy, outside a TensorFlow graph (for Beam stages).
+
+    The same keys as `parse_clip`: context values as Python scalars (strings decoded),
+    `frames` uint8 [T, H, W] and `boundary_mask` int64 [T]. Raises ValueError when the
+    record is not a clip of this schema (missing features, wrong sizes, bad bytes).
+    """
+    from tensorflow.core.example import example_pb2
+    from google.protobuf.message import DecodeError
+
+    example = example_pb2.SequenceExample()
+    try:
+        example.ParseFromString(serialized)
+    except DecodeError as err:
+        raise ValueError(f"not a SequenceExample: {err}") from err
+    missing = [f.key for f in CONTEXT_FEATURES if f.key not in example.context.feature]
+    missing += [f.key for f in (SEQUENCE_FEATURES[0], SEQUENCE_FEATURES[1])
+                if f.key not in example.feature_lists.feature_list]
+    if missing:
+        raise ValueError(f"record lacks features {missing}")
+    clip = {f.key: _context_scalar(example.context, f) for f in CONTEXT_FEATURES}
+    height, width = clip[CROP_HEIGHT], clip[CROP_WIDTH]
+    rows = example.feature_lists.feature_list
+    frames = [b"".join(entry.bytes_list.value) for entry in rows[FRAMES].feature]
+    if any(len(frame) != height * width for frame in frames):
+        raise ValueError(f"a frame does not hold {height}x{width} bytes")
+    clip[FRAMES] = np.frombuffer(b"".join(frames), np.uint8).reshape(len(frames), height, width)
+    mask = [v for entry in rows[BOUNDARY_MASK].feature for v in entry.int64_list.value]
+    if len(mask) != len(frames):
+        raise ValueError(f"{len(mask)} boundary-mask values for {len(frames)} frames")
+    clip[BOUNDARY_MASK] = np.asarray(mask, dtype=np.int64)
+    return clip

@@ -1,4 +1,4 @@
-"""Test session set-up.
+"""Test session set-up, and the small real dataset and model that several test files share.
 
 Processes that ran a tf.Transform analysis crash with SIGSEGV during interpreter
 teardown, after every result is reported. When tf.Transform was used, the session
@@ -7,9 +7,13 @@ is printed, instead of going through the teardown that crashes.
 """
 
 import os
+import shutil
 import sys
 
 import pytest
+
+from tests import media
+from tests.runs import SMALL_TRAIN_CLIPS, SMALL_TRAINING, SMALL_VAL_CLIPS, lipflow
 
 _STATUS = {}
 
@@ -24,3 +28,31 @@ def pytest_unconfigure(config):
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(_STATUS["code"])
+
+
+@pytest.fixture(scope="session")
+def small_dataset(tmp_path_factory):
+    """Six real clips preprocessed; folders named train/ and val/ fix their splits."""
+    root = tmp_path_factory.mktemp("videos")
+    for split, clips in (("train", SMALL_TRAIN_CLIPS), ("val", SMALL_VAL_CLIPS)):
+        for kind in ("video", "align"):
+            os.makedirs(root / split / kind)
+        for clip in clips:
+            shutil.copyfile(media.sample_video(clip), root / split / "video" / f"{clip}.mpg")
+            shutil.copyfile(media.sample_align(clip), root / split / "align" / f"{clip}.align")
+    output = tmp_path_factory.mktemp("data")
+    result = lipflow("preprocess", "--input", str(root), "--output", str(output),
+                     "--augment_copies", "1", "--direct_running_mode", "in_memory")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return str(output)
+
+
+@pytest.fixture(scope="session")
+def small_model(small_dataset, tmp_path_factory):
+    """A tiny model trained for two epochs on `small_dataset`: its run folder."""
+    output = str(tmp_path_factory.mktemp("run"))
+    result = lipflow("train", "--data", small_dataset, "--config", "demo", "--output", output,
+                     *[a for item in SMALL_TRAINING + ["epochs=2"] for a in ("--set", item)])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "val top-1" in result.stdout
+    return output

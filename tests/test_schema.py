@@ -303,3 +303,26 @@ def test_tfmd_schema_decodes_the_written_clips(written):
     np.testing.assert_array_equal(np.array(first["landmarks"], np.float32),
                                   records[0].landmarks.reshape(29, -1))
     assert [row[0] for row in first["frames"]] == [f.tobytes() for f in records[0].frames]
+
+
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_numpy_decode_equals_the_tensorflow_parser(written, index):
+    records, _, parsed, _ = written
+    decoded = clip.decode_clip(clip.encode_clip(records[index]))
+    expected = parsed[index]
+    for feature in CONTEXT_FEATURES:
+        want = expected[feature.key]
+        want = want.decode("utf-8") if isinstance(want, bytes) else want
+        assert decoded[feature.key] == pytest.approx(want), feature.key
+    np.testing.assert_array_equal(decoded["frames"], records[index].frames)
+    np.testing.assert_array_equal(decoded["boundary_mask"], records[index].boundary_mask)
+    assert decoded["frames"].dtype == np.uint8
+
+
+@pytest.mark.parametrize("serialized, message", [
+    (b"\xff\xff not a proto", "not a SequenceExample"),
+    (tf.train.SequenceExample().SerializeToString(), "record lacks features"),
+])
+def test_numpy_decode_rejects_what_is_not_a_clip(serialized, message):
+    with pytest.raises(ValueError, match=message):
+        clip.decode_clip(serialized)

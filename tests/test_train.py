@@ -3,7 +3,6 @@
 import csv
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -12,34 +11,15 @@ import time
 import numpy as np
 import pytest
 
-from tests import media
+from tests.runs import SMALL_TRAINING, lipflow
 from trainer import config as config_lib
 
-TRAIN_CLIPS = ("bbaf3s", "bbiz1s", "bgbo1a", "bras9a")
-VAL_CLIPS = ("lgiz3s", "lriq9a")
-TINY = ["model.width=4", "input.batch_size=8", "input.shuffle_buffer=64"]
-
-
-def lipflow(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lipflow", *args], capture_output=True,
-                          text=True, check=False, timeout=900, **kwargs)
+TINY = SMALL_TRAINING
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    """Six real clips preprocessed; folders named train/ and val/ fix their splits."""
-    root = tmp_path_factory.mktemp("videos")
-    for split, clips in (("train", TRAIN_CLIPS), ("val", VAL_CLIPS)):
-        for kind in ("video", "align"):
-            os.makedirs(root / split / kind)
-        for clip in clips:
-            shutil.copyfile(media.sample_video(clip), root / split / "video" / f"{clip}.mpg")
-            shutil.copyfile(media.sample_align(clip), root / split / "align" / f"{clip}.align")
-    output = tmp_path_factory.mktemp("data")
-    result = lipflow("preprocess", "--input", str(root), "--output", str(output),
-                     "--augment_copies", "1", "--direct_running_mode", "in_memory")
-    assert result.returncode == 0, result.stderr[-3000:]
-    return str(output)
+def dataset(small_dataset):
+    return small_dataset
 
 
 def test_overrides_and_presets():
@@ -56,13 +36,8 @@ def test_overrides_and_presets():
 
 
 @pytest.fixture(scope="module")
-def trained(dataset, tmp_path_factory):
-    output = str(tmp_path_factory.mktemp("run"))
-    result = lipflow("train", "--data", dataset, "--config", "demo", "--output", output,
-                     *[a for item in TINY + ["epochs=2"] for a in ("--set", item)])
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "val top-1" in result.stdout
-    return output
+def trained(small_model):
+    return small_model
 
 
 def test_training_writes_checkpoints_logs_export_and_summary(trained):

@@ -7,39 +7,7 @@ import dataclasses
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.preprocess.config import PreprocessConfig
-from pipelines.preprocess.landmarks import BACKENDS
-
-_HELP = {
-    "fps": "output frame rate; word times map to frames at this rate",
-    "window_length": "frames per word clip, centred on the word (29 = 1.16 s, LRW)",
-    "crop_size": "side in pixels of the square grey mouth crop",
-    "max_side": "frames larger than this on either side are scaled down first",
-    "landmarks": f"landmark backend, one of {BACKENDS}: dlib is the offline default; "
-                 "fan (face-alignment) needs its extra and downloads weights on first use",
-    "landmark_device": "torch device for the fan backend (cpu, cuda)",
-    "detect_every": "run the face detector on every n-th frame and track in between",
-    "detect_max_side": "frames are scaled to at most this size for face detection only",
-    "upsample": "dlib detector upsampling steps, for faces smaller than about 80 pixels",
-    "max_gap": "frames without a face that may be bridged by interpolation",
-    "smooth_window": "frames in the centred moving average applied to landmarks",
-    "end_tolerance": "seconds a word may end past the video's end (clamped); beyond: dead letter",
-    "num_shards": "number of TFRecord shards (0: let the runner decide)",
-    "gzip_level": "GZIP level of the TFRecords, 1 (fastest) to 9 (smallest)",
-    "max_failure_fraction": "share of failed words above which the run exits with an error",
-    "train_fraction": "share of groups (videos or speakers) in the train split",
-    "val_fraction": "share of groups in the val split; test takes the rest",
-    "split_by": "group key of the splits: video, speaker or show (from a manifest's speaker or "
-                "show column); inputs that name their own split (a split column, or LRW's "
-                "WORD/train/ folders) keep it",
-    "vocab_size": "vocabulary size: the most frequent words of the train split (LRW: 500)",
-    "min_word_count": "words with fewer train clips than this are out of vocabulary",
-    "augment_copies": "augmented copies written per train clip (0: none)",
-    "min_face_size": "quality: minimum outer-eye-corner distance in source pixels",
-    "max_yaw": "quality: maximum head-turn proxy (0 frontal .. 1 profile)",
-    "max_jitter": "quality: maximum landmark jitter, as a share of the face size",
-    "max_interpolated_fraction": "quality: maximum share of frames without a fitted face",
-    "min_sharpness": "quality: minimum mean variance of the Laplacian of the crops",
-}
+from pipelines.preprocess.flags import add_preprocess_arguments
 
 
 class PreprocessOptions(PipelineOptions):
@@ -47,16 +15,7 @@ class PreprocessOptions(PipelineOptions):
 
     @classmethod
     def _add_argparse_args(cls, parser):
-        parser.add_argument("--input", required=True,
-                            help="folder of videos with transcripts beside them or in a sibling "
-                                 "folder (as GRID's video/ and align/), or a CSV / JSON Lines "
-                                 "manifest with a 'video' column")
-        parser.add_argument("--output", required=True,
-                            help="folder for clips-*.tfrecord.gz, dead_letters.jsonl and "
-                                 "manifest.json (local path or gs://)")
-        for field in dataclasses.fields(PreprocessConfig):
-            parser.add_argument(f"--{field.name}", type=type(field.default), default=field.default,
-                                help=f"{_HELP[field.name]} (default: {field.default})")
+        add_preprocess_arguments(parser, required=True)
 
 
 def config_from_options(options: PipelineOptions) -> PreprocessConfig:

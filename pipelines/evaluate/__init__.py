@@ -1,0 +1,1 @@
+"""The batch evaluation job: scores a SavedModel on a lipflow dataset."""
