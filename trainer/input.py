@@ -35,6 +35,7 @@ _LOG = logging.getLogger(__name__)
 CLIP_FILE_PATTERN = "clips-*.tfrecord.gz"
 TRANSFORM_DIR = "transform_fn"
 _MAX_SEED = 2**31 - 1
+DETERMINISTIC_PASSES = 100  # seeded passes built for an endless deterministic dataset
 
 
 @dataclass(frozen=True)
@@ -236,38 +237,43 @@ def _shuffled_batches(clips: tf.data.Dataset, config: InputConfig, stats: Datase
 
 
 def _seeded_passes(clips: tf.data.Dataset, config: InputConfig, stats: DatasetStats,
-                   repeat: bool, first_pass: int) -> tf.data.Dataset:
+                   first_pass: int, passes: int) -> tf.data.Dataset:
     """Deterministic training batches: pass p over the data has its own order, seeded by
     (config.seed, p), and clip i of it the augmentation seed (config.seed, p * 2^32 + i).
 
     Each pass is batched on its own (the short tail dropped), so a pass is a whole number
     of batches and a run restarted at pass p (`first_pass`) sees exactly what the
-    uninterrupted run saw from there on.
+    uninterrupted run saw from there on. The passes are built one by one with Python
+    seeds: a tensor seed for `shuffle` breaks once a global seed is set (as training does).
     """
     augment = _augment_fn(config, stats)
-    seed = tf.constant(config.seed, tf.int64)
 
-    def one_pass(index):
-        order = clips.shuffle(config.shuffle_buffer, seed=seed * 1_000_003 + index,
+    def one_pass(index: int) -> tf.data.Dataset:
+        order = clips.shuffle(config.shuffle_buffer, seed=config.seed * 1_000_003 + index,
                               reshuffle_each_iteration=False)
+        base = tf.constant(index * 2**32, tf.int64)
         seeded = order.enumerate().map(
-            lambda i, clip: (clip, tf.stack([seed, index * 2**32 + i])))
+            lambda i, clip: (clip, tf.stack([tf.constant(config.seed, tf.int64), base + i])))
         return (seeded.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
                 .batch(config.batch_size, drop_remainder=True))
 
-    last = tf.int64.max if repeat else first_pass + 1
-    return tf.data.Dataset.range(first_pass, last).flat_map(one_pass)
+    batches = one_pass(first_pass)
+    for index in range(first_pass + 1, first_pass + passes):
+        batches = batches.concatenate(one_pass(index))
+    return batches
 
 
 def make_dataset(data_dir: str, split: str, config: InputConfig, stats: DatasetStats,
-                 training: bool, repeat: bool = False, first_pass: int = 0) -> tf.data.Dataset:
+                 training: bool, repeat: bool = False, first_pass: int = 0,
+                 passes: int = DETERMINISTIC_PASSES) -> tf.data.Dataset:
     """Batches ({"frames": float32 [B, T, c, c, 1], "boundary_mask": float32 [B, T]}, int32 [B]).
 
     training: shuffled files and clips, random crop/flip/time mask, only full batches.
     Otherwise: no shuffling, centre crop, the last batch may be short. Clip order is fixed
     only in deterministic mode (files interleaved round-robin, cycle_length at a time);
-    otherwise parallel reads may reorder clips. repeat: endless. first_pass: in
-    deterministic training, the pass over the data to start at (a resumed run's epoch).
+    otherwise parallel reads may reorder clips. repeat: endless. first_pass, passes: in
+    deterministic training, the pass over the data to start at (a resumed run's epoch) and
+    how many distinct seeded passes to build (with repeat, they then cycle).
     """
     files = split_files(data_dir, split)
     clips = _read_clips(files, config, shuffle_files=training and not config.deterministic)
@@ -278,7 +284,8 @@ def make_dataset(data_dir: str, split: str, config: InputConfig, stats: DatasetS
         # 29-frame 96x96 clip is 267 KB.
         clips = clips.snapshot(os.path.join(config.snapshot, split), compression=None)
     if training and config.deterministic:
-        batches = _seeded_passes(clips, config, stats, repeat, first_pass)
+        batches = _seeded_passes(clips, config, stats, first_pass, passes if repeat else 1)
+        batches = batches.repeat() if repeat else batches
     elif training:
         batches = _shuffled_batches(clips, config, stats, repeat)
     else:

@@ -173,8 +173,10 @@ def train(data_dir: str, config: TrainConfig, output: str,
     steps = config.steps_per_epoch or max(1, clips_in(data_dir, "train")
                                           // config.input.batch_size)
     validation = _validation_split(data_dir)
+    first_epoch = resumed_epoch(output)
     train_data = make_dataset(data_dir, "train", config.input, stats, training=True,
-                              repeat=True, first_pass=resumed_epoch(output)
+                              repeat=True, first_pass=first_epoch,
+                              passes=max(1, config.epochs - first_epoch)
                               ).map(_one_hot(classes))
     val_data = (make_dataset(data_dir, validation, config.input, stats, training=False)
                 .map(_one_hot(classes)) if validation else None)
