@@ -1,7 +1,6 @@
 """Dataset building stages on TestPipeline: vocabulary and statistics (tf.Transform),
 splits, augmentation and quality filters."""
 
-import dataclasses
 import glob
 import os
 
@@ -142,7 +141,7 @@ def test_augmentation_is_deterministic_and_only_for_train(tmp_path):
              for i in range(5)]
     first = _write_augmented(str(tmp_path / "a"), clips)
     rerun = _write_augmented(str(tmp_path / "b"), clips)
-    shuffled = _write_augmented(str(tmp_path / "c"), list(reversed(clips)))
+    _write_augmented(str(tmp_path / "c"), list(reversed(clips)))  # read back below
     assert len(first) == 2 and first == rerun  # a rerun writes identical bytes
     # In another input order every record is still byte-identical (only their order moves).
     read = {name: sorted(r.numpy() for r in tf.data.TFRecordDataset(

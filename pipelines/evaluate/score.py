@@ -19,7 +19,7 @@ from apache_beam.metrics import Metrics
 from pipelines.evaluate.metrics import TOP_K, Scored
 from pipelines.evaluate.read_clips import NAMESPACE, clip_failure, model_example
 from pipelines.evaluate.slices import slice_values
-from pipelines.preprocess.dead_letters import DEAD_LETTER, dead_letter
+from pipelines.preprocess.dead_letters import dead_letter
 from schemas.clip import AUGMENT_COPY, FRAMES, WORD
 
 SERVING_SIZE = 96

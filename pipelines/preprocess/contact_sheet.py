@@ -9,7 +9,6 @@ from __future__ import annotations
 import glob
 import os
 
-import numpy as np
 from PIL import Image, ImageDraw
 
 from schemas.clip import BOUNDARY_MASK, CLIP_ID, FRAMES, WORD, parse_clip

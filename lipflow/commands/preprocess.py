@@ -1,0 +1,91 @@
+"""`lipflow preprocess`: video + transcripts -> a dataset of word clips."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from lipflow.commands.exit_codes import EXIT_BAD_SETUP, EXIT_FAILED_RUN, EXIT_OK
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    from pipelines.preprocess.flags import add_preprocess_arguments
+
+    parser = subparsers.add_parser(
+        "preprocess", help="video + transcripts -> word-aligned mouth-crop TFRecords",
+        description="Decodes each video at a constant frame rate, tracks 68 facial landmarks, "
+                    "warps every frame to a mean face, crops the grey mouth region and cuts a "
+                    "fixed window around each word. Writes clips-*.tfrecord.gz, "
+                    "dead_letters.jsonl (every failure with its reason) and manifest.json "
+                    "(accounts for every input) into --output. Flags this command does not "
+                    "know are passed to Apache Beam (e.g. --runner DataflowRunner --project P "
+                    "--region R --temp_location gs://...); without --runner it runs locally on "
+                    "all cores.")
+    add_preprocess_arguments(parser, required=True)
+    return parser
+
+
+def _summary(manifest: dict, output: str) -> str:
+    words, videos = manifest["words"], manifest["videos"]
+    lines = [f"lipflow preprocess: {videos['seen']} videos, {words['seen']} words -> "
+             f"{words['written']} clips written, {words['failed']} words failed "
+             f"({videos['failed']} videos failed whole)"]
+    lines += [f"  {count:6d}  {reason}" for reason, count in manifest["failures"].items()]
+    lines += [f"  clips:        {output}/{{train,val,test}}/clips-*.tfrecord.gz",
+              f"  transform:    {output}/transform_fn (vocabulary, label ids, pixel statistics)",
+              f"  dead letters: {output}/dead_letters.jsonl",
+              f"  manifest:     {output}/manifest.json",
+              f"  dataset card: {output}/dataset_info.json"]
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace, argv: list[str]) -> int:
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipelines.preprocess import job
+    from pipelines.preprocess.inputs import list_inputs
+    from pipelines.preprocess.landmarks import LandmarkModelUnavailable
+    from pipelines.preprocess.options import config_from_options
+
+    try:
+        options = PipelineOptions(job.default_direct_options(argv))
+        config = config_from_options(options)
+        listing = list_inputs(args.input)
+    except ValueError as err:
+        print(f"lipflow preprocess: {err}", file=sys.stderr)
+        return EXIT_BAD_SETUP
+    if not listing.videos:
+        print(f"lipflow preprocess: no videos found in {args.input!r}", file=sys.stderr)
+        return EXIT_BAD_SETUP
+    try:
+        manifest = job.run(listing, config, args.input, args.output, options)
+    except LandmarkModelUnavailable as err:
+        print(f"lipflow preprocess: {err}", file=sys.stderr)
+        return EXIT_BAD_SETUP
+    from pipelines.preprocess.dataset_info import DATASET_INFO_FILE, summary_text
+
+    print(_summary(manifest, args.output))
+    with open(os.path.join(args.output, DATASET_INFO_FILE), encoding="utf-8") as handle:
+        print(summary_text(json.load(handle)))
+    return _verdict(manifest, config.max_failure_fraction)
+
+
+def _verdict(manifest: dict, max_failure_fraction: float) -> int:
+    words = manifest["words"]
+    if not manifest["balanced"]:
+        print("lipflow preprocess: the manifest does not balance (words seen != written + "
+              "failed); this is a bug, please report it with the manifest", file=sys.stderr)
+        return EXIT_FAILED_RUN
+    if words["written"] == 0:
+        print("lipflow preprocess: no clip was written; see dead_letters.jsonl for why",
+              file=sys.stderr)
+        return EXIT_FAILED_RUN
+    failed_share = words["failed"] / max(words["seen"], 1)
+    if failed_share > max_failure_fraction:
+        print(f"lipflow preprocess: {failed_share:.0%} of words failed, more than "
+              f"--max_failure_fraction {max_failure_fraction}; see dead_letters.jsonl",
+              file=sys.stderr)
+        return EXIT_FAILED_RUN
+    return EXIT_OK
