@@ -49,11 +49,13 @@ def read_baseline(path: str) -> dict:
 
 def run_context(config: EvaluateConfig, data: str, output: str) -> RunContext:
     """Everything fixed before the pipeline starts; bad models or baselines fail here."""
-    vocabulary = tuple(union_vocabulary([read_vocabulary(m) for m in config.models]))
+    vocabularies = tuple(tuple(read_vocabulary(m)) for m in config.models)
+    vocabulary = tuple(union_vocabulary(vocabularies))
     mapping = homophemes.mapping_named(config.viseme_mapping)
     baseline = read_baseline(config.baseline) if config.baseline else None
     return RunContext(
-        output=output, models=config.models, data=data, split=config.split,
+        output=output, models=config.models, model_vocabularies=vocabularies, data=data,
+        split=config.split,
         views=TTA_MODES[config.tta], vocabulary=vocabulary,
         viseme_classes=homophemes.homopheme_classes(vocabulary, mapping),
         homopheme_groups=tuple(tuple(g) for g in homophemes.homopheme_groups(vocabulary,
@@ -74,7 +76,7 @@ def build_pipeline(pipeline: beam.Pipeline, files: list[str], config: EvaluateCo
         SortClipsFn(vocabulary, config.slices)).with_outputs(
             DEAD_LETTER, OUT_OF_VOCABULARY, AUGMENTED, main="scored")
     handler = KeyedModelHandler(SavedModelHandler(
-        config.models, [read_vocabulary(m) for m in config.models], context.views,
+        config.models, context.model_vocabularies, context.views,
         config.batch_size))
     predicted, failed = (sorted_clips.scored
                          | "RunInference" >> RunInference(handler).with_exception_handling())

@@ -35,10 +35,11 @@ class RunContext:
 
     output: str
     models: tuple[str, ...]
+    model_vocabularies: tuple[tuple[str, ...], ...]   # each model's label order
     data: str
     split: str
     views: tuple[str, ...]
-    vocabulary: tuple[str, ...]
+    vocabulary: tuple[str, ...]        # the union, in first-seen order: what is scored
     viseme_classes: dict
     homopheme_groups: tuple
     mapping: dict                      # {"name": ..., "citation": ...}
