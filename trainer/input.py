@@ -29,11 +29,10 @@ import tensorflow as tf
 
 from pipelines.preprocess.splits import SPLITS
 from schemas.clip import BOUNDARY_MASK, FRAMES, LABEL, parse_clip
+from schemas.layout import CLIP_FILE_PATTERN, TRANSFORM_DIR
 
 _LOG = logging.getLogger(__name__)
 
-CLIP_FILE_PATTERN = "clips-*.tfrecord.gz"
-TRANSFORM_DIR = "transform_fn"
 _MAX_SEED = 2**31 - 1
 DETERMINISTIC_PASSES = 100  # seeded passes built for an endless deterministic dataset
 

@@ -12,16 +12,15 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from pipelines.preprocess.dead_letters import DEAD_LETTER, dead_letter, failure
-from schemas.clip import (AUGMENT_COPY, BOUNDARY_MASK, CLIP_ID, FRAMES, VIDEO_ID, WORD,
-                          WORD_INDEX, decode_clip)
+from schemas.clip import BOUNDARY_MASK, CLIP_ID, FRAMES, VIDEO_ID, WORD, WORD_INDEX, decode_clip
+from schemas.layout import CLIP_FILE_PATTERN
 
 NAMESPACE = "lipflow.evaluate"
-CLIPS_PATTERN = "clips-*.tfrecord*"
 
 
 def split_files(data: str, split: str) -> list[str]:
     """The TFRecord files of `split` under a dataset folder, sorted; ValueError if none."""
-    pattern = FileSystems.join(data, split, CLIPS_PATTERN)
+    pattern = FileSystems.join(data, split, CLIP_FILE_PATTERN)
     matched = FileSystems.match([pattern])[0].metadata_list
     files = sorted(m.path for m in matched)
     if not files:
@@ -95,5 +94,4 @@ def model_example(clip: dict, slices: dict) -> dict:
     """The slim dict that travels through inference: pixels, mask, word, slice values."""
     return {CLIP_ID: clip[CLIP_ID], VIDEO_ID: clip[VIDEO_ID], WORD: clip[WORD],
             WORD_INDEX: int(clip[WORD_INDEX]), FRAMES: clip[FRAMES],
-            BOUNDARY_MASK: clip[BOUNDARY_MASK], AUGMENT_COPY: int(clip[AUGMENT_COPY]),
-            "slices": slices}
+            BOUNDARY_MASK: clip[BOUNDARY_MASK], "slices": slices}

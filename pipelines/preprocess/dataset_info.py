@@ -14,6 +14,7 @@ from apache_beam.io.filesystems import FileSystems
 from pipelines.preprocess.splits import SPLITS
 from pipelines.preprocess.vocabulary import VOCABULARY_NAME, pixel_statistics
 from schemas.clip import SCHEMA_VERSION
+from schemas.layout import TRANSFORM_DIR
 
 DATASET_INFO_FILE = "dataset_info.json"
 
@@ -41,7 +42,7 @@ def build_dataset_info(manifest: dict, transform_dir: str, files: dict[str, str]
                                if k.startswith("quality/")},
         "pixel_mean": mean,
         "pixel_std": std,
-        "transform_fn": "transform_fn",
+        "transform_fn": TRANSFORM_DIR,
         "files": files,
         "options": manifest["options"],
         "versions": manifest["versions"],

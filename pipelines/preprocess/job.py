@@ -37,11 +37,10 @@ from pipelines.preprocess.read_transcripts import ReadTranscripts
 from pipelines.preprocess.splits import SPLITS
 from pipelines.preprocess.vocabulary import AnalyzeVocabulary, AttachLabels
 from pipelines.preprocess.write_clips import WriteClips
+from schemas.layout import CLIP_FILE_PATTERN, CLIPS_PREFIX, TRANSFORM_DIR
 
-CLIPS_PREFIX = "clips"
 DEAD_LETTERS_FILE = "dead_letters.jsonl"
 MANIFEST_FILE = "manifest.json"
-TRANSFORM_DIR = "transform_fn"
 TFT_TEMP_DIR = "tmp_tft"
 _PACKAGES = ("lipflow", "apache-beam", "tensorflow", "numpy", "opencv-python-headless",
              "dlib-bin", "face-alignment", "ffmpeg-python", "imageio-ffmpeg")
@@ -131,7 +130,7 @@ def run(listing: InputListing, config: PreprocessConfig, input_path: str, output
         build_pipeline(pipeline, listing, config, output, run_info)
     with FileSystems.open(FileSystems.join(output, MANIFEST_FILE)) as handle:
         written = json.load(handle)
-    files = {split: f"{split}/{CLIPS_PREFIX}-*.tfrecord.gz" for split in SPLITS}
+    files = {split: f"{split}/{CLIP_FILE_PATTERN}" for split in SPLITS}
     info = build_dataset_info(written, FileSystems.join(output, TRANSFORM_DIR), files)
     write_dataset_info(info, FileSystems.join(output, DATASET_INFO_FILE))
     FileSystems.delete([FileSystems.join(output, TFT_TEMP_DIR)])
