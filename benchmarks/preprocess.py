@@ -10,8 +10,8 @@ compared with each other:
 - decode_only: `decode_frames` alone over every frame of every clip.
 - stages, timed in-process with the job's own functions over the same clips: decode
   (the job decodes each video twice: once for landmarks, once for the crops),
-  landmarks (`FaceTracker.update`, on frames decoded beforehand), track
-  (`interpolate_missing` + `smooth_track`), crop (`mouth_crop_transform` + `warp_crop`
+  landmarks (`track_faces`, on frames decoded beforehand), track
+  (`prepare_faces`: gap filling and smoothing per face track), crop (`mouth_crop_transform` + `warp_crop`
   on the window frames), encode (`encode_clip`) and write (a GZIP TFRecord file through
   the job's own sink at the configured level; Beam's stock `WriteToTFRecord` sink, which
   compresses at zlib's default level, is timed on the same records as the baseline).
@@ -20,7 +20,7 @@ compared with each other:
   difference gives the marginal rate without the fixed start-up cost (interpreter,
   Beam, TensorFlow import, model load).
 
-Where the job keeps a step behind a private name (`_wanted`, `_place_words`, the DoFns'
+Where the job keeps a step behind a private name (`_place_words`, `_energy`, the DoFns'
 loaded models, Beam's `_TFRecordSink` for the baseline), the benchmark calls that name rather than copy
 the step, and it checks its timed landmarks and crops against the job's DoFns.
 
@@ -154,65 +154,67 @@ def count_frames(path: str, config) -> int:
 
 
 def track_landmarks(backend, frames: list, job, report, config):
-    """LandmarkTrack of decoded frames: DetectLandmarksFn's loop without the decode.
+    """VideoTracks of decoded frames: DetectLandmarksFn's work without the decode.
 
-    Returns (track, frames given to the tracker, detector runs).
+    Returns (tracks, frames given to the landmark model, detector runs).
     """
-    import numpy as np
+    from pipelines.preprocess.audio import probe_media
+    from pipelines.preprocess.decode import FrameRange
+    from pipelines.preprocess.detect_landmarks import VideoTracks, wanted_ranges
+    from pipelines.preprocess.video_tracks import track_faces
 
-    from pipelines.preprocess.detect_landmarks import LandmarkTrack, _wanted, frames_of_interest
-    from pipelines.preprocess.landmarks.tracker import FaceTracker
-
-    tracker = FaceTracker(backend, config.detect_every, config.detect_max_side)
-    ranges = frames_of_interest(job, config)
-    points, fitted, tracked = [], [], 0
-    for index, frame in enumerate(frames):
-        wanted = _wanted(index, ranges)
-        tracked += int(wanted)
-        found = tracker.update(frame) if wanted else tracker.reset()
-        fitted.append(found is not None)
-        points.append(found if found is not None else np.full((68, 2), np.nan, np.float32))
-    track = LandmarkTrack(job=job, points=np.stack(points).astype(np.float32),
-                          fitted=np.asarray(fitted, dtype=bool), height=report.height,
-                          width=report.width, decode_warnings=report.stderr.strip())
-    return track, tracked, tracker.detections
+    media = probe_media(job.input.video)
+    whole = FrameRange(video_start=media.video_start)
+    faces = track_faces(iter(frames), backend, config.tracking_rule,
+                        wanted_ranges(job, config, media.video_start, whole), media.video_start)
+    tracks = VideoTracks(job=job, faces=faces, has_audio=media.has_audio,
+                         decode_warnings=report.stderr.strip())
+    return tracks, faces.fitted_frames, faces.detections
 
 
-def check_same_track(track, job_fn, job) -> None:
+def check_same_track(tracks, job_fn, job) -> None:
     """Raises if DetectLandmarksFn itself gives other landmarks for the video."""
     import numpy as np
 
     reference = next(iter(job_fn.process(job)))
-    if not (np.array_equal(reference.fitted, track.fitted)
-            and np.array_equal(reference.points, track.points, equal_nan=True)):
+    pairs = list(zip(reference.faces.faces, tracks.faces.faces))
+    same = len(reference.faces.faces) == len(tracks.faces.faces) and all(
+        a.first_frame == b.first_frame and np.array_equal(a.fitted, b.fitted)
+        and np.array_equal(a.points, b.points, equal_nan=True) for a, b in pairs)
+    if not same:
         raise RuntimeError(f"the timed landmark loop disagrees with DetectLandmarksFn on "
                            f"{job.input.video!r}; update the benchmark to follow the job")
 
 
-def smooth(track, config):
-    """The crop stage's track step: (smoothed float32 [N, 68, 2], usable bool [N])."""
-    from pipelines.preprocess.tracking import interpolate_missing, smooth_track
+def smooth(tracks, config):
+    """The crop stage's track step: each face track gap-filled and smoothed."""
+    from pipelines.preprocess.word_placement import prepare_faces
 
-    filled, usable = interpolate_missing(track.points, track.fitted, config.max_gap)
-    return smooth_track(filled, usable, config.smooth_window), usable
-
-
-def needed_frames(crop_fn, track, usable) -> list[int]:
-    """Frame indices the video's cuttable word windows use, as CropWordClipsFn finds them."""
-    from pipelines.preprocess.crop_mouths import PlacedWord
-
-    placed = [p for p in crop_fn._place_words(track, usable) if isinstance(p, PlacedWord)]
-    return sorted({int(i) for p in placed for i in p.window.frame_indices})
+    return prepare_faces(tracks.faces.faces, config.max_gap, config.smooth_window)
 
 
-def crop_frames(frames: list, smoothed, indices: list[int], reference, size: int) -> dict:
-    """Mouth crops uint8 [size, size] by frame index, as CropWordClipsFn._cut makes them."""
+def placed_words(crop_fn, tracks) -> list:
+    """The video's cuttable words, as CropWordClipsFn places them (speaker chosen)."""
+    from pipelines.preprocess.word_placement import PlacedWord
+
+    energy = crop_fn._energy(tracks.job.input.video, tracks)
+    return [p for p in crop_fn._place_words(tracks, energy) if isinstance(p, PlacedWord)]
+
+
+def crop_frames(frames: list, placed: list, reference, size: int) -> dict:
+    """Mouth crops uint8 [size, size] by (frame, face track), as CropWordClipsFn._cut makes them."""
+    import numpy as np
+
     from pipelines.preprocess.alignment import mouth_crop_transform, warp_crop
 
     crops = {}
-    for index in indices:
-        transform = mouth_crop_transform(smoothed[index], reference, size)
-        crops[index] = warp_crop(frames[index], transform, size)
+    for word in placed:
+        for index in word.window.frame_indices:
+            key = (int(index), word.face.track.track_id)
+            if key not in crops:
+                points = word.face.points(np.array([index]))[0]
+                crops[key] = warp_crop(frames[index],
+                                       mouth_crop_transform(points, reference, size), size)
     return crops
 
 
@@ -225,13 +227,13 @@ def job_clips(crop_fn, track) -> tuple[list, int]:
     return clips, len(outcomes) - len(clips)
 
 
-def check_same_crops(clips: list, crops: dict, num_frames: int) -> None:
+def check_same_crops(clips: list, crops: dict, placed: list) -> None:
     """Raises if the job's clips hold other pixels than the timed crops."""
     import numpy as np
 
+    windows = {word.index: word.window.frame_indices for word in placed}
     for clip in clips:
-        window = clip.first_frame + np.arange(clip.frames.shape[0])
-        expected = np.stack([crops[int(i)] for i in np.clip(window, 0, num_frames - 1)])
+        expected = np.stack([crops[(int(i), clip.face_track)] for i in windows[clip.word_index]])
         if not np.array_equal(expected, clip.frames):
             raise RuntimeError(f"the timed crops disagree with CropWordClipsFn on {clip.clip_id!r}")
 
@@ -312,17 +314,16 @@ class StageBench:
         if self.counts["videos"] == 0:
             check_same_track(track, self.landmark_fn, job)
         with clock.time("track"):
-            smoothed, usable = smooth(track, config)
-        indices = needed_frames(self.crop_fn, track, usable)
+            smooth(track, config)
+        placed = placed_words(self.crop_fn, track)
         with clock.time("decode", "crop_pass"):
             second_pass_frames = count_frames(video.video, config)
         if second_pass_frames != len(frames):
             raise RuntimeError(f"the two decodes of {video.video!r} differ in length")
         with clock.time("crop"):
-            crops = crop_frames(frames, smoothed, indices, self.crop_fn._reference,
-                                config.crop_size)
+            crops = crop_frames(frames, placed, self.crop_fn._reference, config.crop_size)
         clips, dead = job_clips(self.crop_fn, track)
-        check_same_crops(clips, crops, track.num_frames)
+        check_same_crops(clips, crops, placed)
         with clock.time("encode"):
             self.serialized.extend(self._encode(clips))
         self.frames_per_video.append(len(frames))
@@ -378,7 +379,7 @@ def stage_report(bench: StageBench, tensorflow_import: float | None) -> dict:
         "note": "the job decodes each video twice (landmark pass, crop pass); the stage rate "
                 "counts both passes per source frame"})
     stages["landmarks"]["note"] = (
-        f"FaceTracker.update on frames decoded beforehand; {bench.counts['detector_runs']} "
+        f"track_faces on frames decoded beforehand; {bench.counts['detector_runs']} "
         f"detector runs over {bench.counts['frames_tracked']} tracked frames")
     stages["crop"]["note"] = (f"{bench.counts['crops']} window frames warped "
                               "(mouth_crop_transform + warp_crop)")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SCHEMA_VERSION = "1.2.0"
+SCHEMA_VERSION = "1.3.0"
 SEQUENCE_STRUCT = "##SEQUENCE##"  # TFMD's name for the feature lists of a SequenceExample
 
 # Context keys.
@@ -42,6 +42,14 @@ FACE_SIZE = "face_size"
 YAW = "yaw"
 LANDMARK_JITTER = "landmark_jitter"
 SHARPNESS = "sharpness"
+VIDEO_START = "video_start"
+SHOT = "shot"
+FACE_TRACK = "face_track"
+CANDIDATE_FACES = "candidate_faces"
+SPEAKER_SCORE = "speaker_score"
+SPEAKER_MARGIN = "speaker_margin"
+ASD_SCORE = "asd_score"
+ALIGNMENT_CONFIDENCE = "alignment_confidence"
 
 # Sequence (per-frame) keys.
 FRAMES = "frames"
@@ -90,6 +98,18 @@ CONTEXT_FEATURES = (
     Feature(YAW, "float32", 1, "head-turn proxy, 0 frontal to 1 profile"),
     Feature(LANDMARK_JITTER, "float32", 1, "mean |fitted - smoothed| landmark offset / face size"),
     Feature(SHARPNESS, "float32", 1, "mean variance of the Laplacian of the crops"),
+    Feature(VIDEO_START, "float32", 1,
+            "container time (s) of the video's first frame; frame k shows video_start + k / fps"),
+    Feature(SHOT, "int64", 1, "index of the shot (between hard cuts) holding the word, from 0"),
+    Feature(FACE_TRACK, "int64", 1, "id of the face track the crops come from, unique per video"),
+    Feature(CANDIDATE_FACES, "int64", 1, "face tracks with landmarks on every window frame"),
+    Feature(SPEAKER_SCORE, "float32", 1,
+            "audio-visual sync score of the chosen face (NaN without audio)"),
+    Feature(SPEAKER_MARGIN, "float32", 1,
+            "chosen face's sync score minus the runner-up's (NaN with one face or no audio)"),
+    Feature(ASD_SCORE, "float32", 1, "active-speaker score from an LRS transcript, else NaN"),
+    Feature(ALIGNMENT_CONFIDENCE, "float32", 1,
+            "forced-alignment confidence 0..1 of subtitle-derived word times, else NaN"),
 )
 
 SEQUENCE_FEATURES = (
@@ -133,6 +153,14 @@ class ClipRecord:
     yaw: float = 0.0
     landmark_jitter: float = 0.0
     sharpness: float = 0.0
+    video_start: float = 0.0
+    shot: int = 0
+    face_track: int = 0
+    candidate_faces: int = 1
+    speaker_score: float = float("nan")
+    speaker_margin: float = float("nan")
+    asd_score: float = float("nan")
+    alignment_confidence: float = float("nan")
 
     @property
     def interpolated_frames(self) -> int:
@@ -151,6 +179,10 @@ def _context_values(record: ClipRecord) -> dict:
         SPLIT: record.split, GROUP: record.group, LABEL: record.label,
         AUGMENT_COPY: record.augment_copy, FACE_SIZE: record.face_size, YAW: record.yaw,
         LANDMARK_JITTER: record.landmark_jitter, SHARPNESS: record.sharpness,
+        VIDEO_START: record.video_start, SHOT: record.shot, FACE_TRACK: record.face_track,
+        CANDIDATE_FACES: record.candidate_faces, SPEAKER_SCORE: record.speaker_score,
+        SPEAKER_MARGIN: record.speaker_margin, ASD_SCORE: record.asd_score,
+        ALIGNMENT_CONFIDENCE: record.alignment_confidence,
     }
 
 

@@ -82,3 +82,33 @@ def truncated(source: str, target: str, fraction: float = 0.4) -> str:
 def copy(source: str, target: str) -> str:
     shutil.copyfile(source, target)
     return target
+
+
+def side_by_side(left: str, right: str, target: str, audio: str = "left") -> str:
+    """Two clips in a split screen (left | right) with the audio of one of them."""
+    audio_input = "0:a:0" if audio == "left" else "1:a:0"
+    ffmpeg("-i", left, "-i", right, "-filter_complex", "[0:v][1:v]hstack=inputs=2[v]",
+           "-map", "[v]", "-map", audio_input, "-c:v", "libx264", "-preset", "ultrafast",
+           "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", target)
+    return target
+
+
+def concatenated(sources: list[str], target: str) -> str:
+    """The clips one after the other (hard cuts between them), video and audio."""
+    inputs = [a for source in sources for a in ("-i", source)]
+    streams = "".join(f"[{i}:v:0][{i}:a:0]" for i in range(len(sources)))
+    graph = f"{streams}concat=n={len(sources)}:v=1:a=1[v][a]"
+    ffmpeg(*inputs, "-filter_complex", graph, "-map", "[v]", "-map", "[a]", "-c:v", "libx264",
+           "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", target)
+    return target
+
+
+def video_delayed(source: str, target: str, seconds: float) -> str:
+    """The clip shifted `seconds` later on the container clock, lips and sound still in sync:
+    the audio stream starts at 0 with `seconds` of silence, the video stream at `seconds`."""
+    delay = int(round(seconds * 1000))
+    ffmpeg("-i", source, "-itsoffset", str(seconds), "-i", source, "-map", "1:v:0",
+           "-filter_complex", f"[0:a:0]adelay={delay}:all=1[a]", "-map", "[a]",
+           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
+           target)
+    return target

@@ -1,5 +1,6 @@
 """Each Beam stage on TestPipeline: main and dead-letter outputs, and its counters."""
 
+import dataclasses
 import json
 import os
 
@@ -65,10 +66,13 @@ def test_read_transcripts_routes_bad_transcripts_to_dead_letters(tmp_path):
 
 def _check_track(tracks):
     (track,) = tracks
-    assert track.points.shape == (75, 68, 2) and track.points.dtype == np.float32
-    assert track.fitted.sum() >= 70
-    assert (track.height, track.width) == (288, 360)
-    mouth_x = np.nanmean(track.points[:, 48:68, 0])
+    (face,) = track.faces.faces
+    assert track.num_frames == 75 and list(track.faces.shot_starts) == [0]
+    assert face.points.shape[1:] == (68, 2) and face.points.dtype == np.float32
+    assert face.fitted.sum() >= 70 and face.shot == 0
+    assert (track.faces.height, track.faces.width) == (288, 360)
+    assert track.faces.video_start == 0.0 and track.has_audio
+    mouth_x = np.nanmean(face.points[:, 48:68, 0])
     assert 120 < mouth_x < 240  # the speaker sits in the middle of the frame
 
 
@@ -126,12 +130,14 @@ def test_crop_mouths_cuts_each_word_and_dead_letters_the_rest(grid_track):
 def test_a_window_without_a_face_is_never_cropped(grid_track):
     # No face from frame 25 on: held for max_gap = 12 frames, so frames 25-36 stay usable.
     # 'bin' (window 6-34) is cut; 'blue' (10-38) and every later word need frames >= 37.
-    track = grid_track
-    fitted = track.fitted.copy()
-    fitted[25:] = False
-    points = track.points.copy()
-    points[25:] = np.nan
-    blind = type(track)(track.job, points, fitted, track.height, track.width)
+    (face,) = grid_track.faces.faces
+    fitted = face.fitted.copy()
+    fitted[25 - face.first_frame:] = False
+    points = face.points.copy()
+    points[25 - face.first_frame:] = np.nan
+    blind_face = dataclasses.replace(face, points=points, fitted=fitted)
+    blind = dataclasses.replace(grid_track,
+                                faces=dataclasses.replace(grid_track.faces, faces=[blind_face]))
     pipeline = BeamTestPipeline()
     out = pipeline | beam.Create([blind]) | CropMouths(CONFIG)
     assert_that(out.clips | beam.Map(lambda c: c.word), equal_to(["bin"]), label="main")

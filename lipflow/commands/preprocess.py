@@ -15,11 +15,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
     parser = subparsers.add_parser(
         "preprocess", help="video + transcripts -> word-aligned mouth-crop TFRecords",
-        description="Decodes each video at a constant frame rate, tracks 68 facial landmarks, "
-                    "warps every frame to a mean face, crops the grey mouth region and cuts a "
-                    "fixed window around each word. Writes clips-*.tfrecord.gz, "
-                    "dead_letters.jsonl (every failure with its reason) and manifest.json "
-                    "(accounts for every input) into --output. Flags this command does not "
+        description="Decodes each video at a constant frame rate on the container's clock, "
+                    "finds shot cuts, tracks every face with 68 facial landmarks, picks the "
+                    "speaking face by audio-visual sync where several are on screen, warps "
+                    "each frame to a mean face, crops the grey mouth region and cuts a fixed "
+                    "window around each word inside its shot. Long programmes are processed "
+                    "in chunks of whole shots. Writes clips-*.tfrecord.gz, "
+                    "dead_letters.jsonl (every failure with its reason), shots.jsonl (the "
+                    "cuts of each video) and manifest.json (accounts for every input) into "
+                    "--output. Flags this command does not "
                     "know are passed to Apache Beam (e.g. --runner DataflowRunner --project P "
                     "--region R --temp_location gs://...); without --runner it runs locally on "
                     "all cores.")
@@ -36,6 +40,7 @@ def _summary(manifest: dict, output: str) -> str:
     lines += [f"  clips:        {output}/{{train,val,test}}/clips-*.tfrecord.gz",
               f"  transform:    {output}/transform_fn (vocabulary, label ids, pixel statistics)",
               f"  dead letters: {output}/dead_letters.jsonl",
+              f"  shot lists:   {output}/shots.jsonl",
               f"  manifest:     {output}/manifest.json",
               f"  dataset card: {output}/dataset_info.json"]
     return "\n".join(lines)

@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from pipelines.preprocess.landmarks import BACKENDS
+from pipelines.preprocess.landmarks.face_tracks import TrackingRule
 from pipelines.preprocess.quality import QualityThresholds
 from pipelines.preprocess.splits import SPLIT_KEYS, SplitRatios
 
@@ -28,7 +29,9 @@ class PreprocessConfig:
     detect_every: int = 5              # run the face detector on every n-th frame, track between
     detect_max_side: int = 640         # frames are scaled to this for detection only
     upsample: int = 0                  # dlib detector upsampling for small faces
+    max_faces: int = 8                 # faces followed at once in a shot
     max_gap: int = 12                  # frames without a face that may be interpolated over
+    chunk_seconds: float = 60.0        # longer videos are cut into chunks of whole shots
     smooth_window: int = 12            # centred moving average of landmarks, in frames
     end_tolerance: float = 0.08        # a word may end this far past the video's end (clamped)
     num_shards: int = 0                # TFRecord shards; 0 lets the runner choose
@@ -49,7 +52,7 @@ class PreprocessConfig:
 
     def __post_init__(self):
         positive = ("fps", "window_length", "crop_size", "max_side", "detect_every",
-                    "detect_max_side", "smooth_window")
+                    "detect_max_side", "smooth_window", "max_faces", "chunk_seconds")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
@@ -80,6 +83,20 @@ class PreprocessConfig:
             min_face_size=self.min_face_size, max_yaw=self.max_yaw, max_jitter=self.max_jitter,
             max_interpolated_fraction=self.max_interpolated_fraction,
             min_sharpness=self.min_sharpness)
+
+    @property
+    def tracking_rule(self) -> TrackingRule:
+        return TrackingRule(detect_every=self.detect_every, detect_max_side=self.detect_max_side,
+                            max_faces=self.max_faces)
+
+    @property
+    def chunk_frames(self) -> int:
+        return max(int(round(self.chunk_seconds * self.fps)), self.window_length)
+
+    @property
+    def chunk_margin(self) -> int:
+        """Frames decoded past a split chunk's core: half a window plus landmark context."""
+        return self.window_length // 2 + self.context_frames + 1
 
     @property
     def context_frames(self) -> int:

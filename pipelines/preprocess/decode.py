@@ -1,9 +1,12 @@
 """Streaming decode of a video into constant-rate grey frames with ffmpeg.
 
 ffmpeg resamples the source to a constant frame rate on the source's own timestamps
-(`setpts=PTS-STARTPTS,fps=25`), so output frame i shows time i/fps seconds after the
-first source frame whatever the source rate (variable frame rate included), and word
-times map to frames by multiplication. Frames come out as a stream of PGM images:
+(`fps=25`, frames passed through without padding), so output frame i shows time
+i/fps seconds after the first video frame whatever the source rate (variable frame
+rate included). Timestamps are not shifted: transcripts count from the start of the
+container, and a video stream that starts later than its audio keeps that offset,
+which `pipelines.preprocess.audio.probe_media` reads (`video_start`); a word at
+container time t is at video frame (t - video_start) * fps. Frames come out as a stream of PGM images:
 each carries its own size in its header, so no probe is needed before decoding,
 rotation metadata (applied by ffmpeg) cannot desynchronise the reader, and only one
 frame is held in memory at a time.
@@ -26,6 +29,7 @@ from pipelines.preprocess.errors import RecordError
 
 FFMPEG_ENV = "LIPFLOW_FFMPEG"
 _STDERR_KEEP = 4000
+_SEEK_LEAD_SECONDS = 3.0
 
 _NO_VIDEO_MARKERS = ("matches no streams", "does not contain any stream")
 _NOT_VIDEO_MARKERS = ("Invalid data found when processing input", "could not find codec parameters",
@@ -66,16 +70,52 @@ class DecodeReport:
     stderr: str = field(default="", repr=False)
 
 
-def _ffmpeg_command(path: str, fps: float, max_side: int, threads: int) -> list[str]:
+@dataclass(frozen=True)
+class FrameRange:
+    """Frames first..end-1 of a video (numbered from its first frame at the output rate).
+
+    `video_start`: container time of frame 0 (see audio.probe_media). `end` None: to the end.
+    """
+
+    first: int = 0
+    end: int | None = None
+    video_start: float = 0.0
+
+    @property
+    def whole(self) -> bool:
+        return self.first == 0 and self.end is None
+
+
+def _seek_args(frames: FrameRange, fps: float) -> dict:
+    # Seek a little before the range on the container clock (fast, to a key frame), keep
+    # the original timestamps, and let trim keep exactly the wanted frames of the fps grid.
+    seconds = max(frames.video_start + frames.first / fps - _SEEK_LEAD_SECONDS, 0.0)
+    return {"ss": f"{seconds:.6f}", "copyts": None, "start_at_zero": None} if seconds else {}
+
+
+def _trim_args(frames: FrameRange, fps: float) -> dict:
+    grid_start = int(round(frames.video_start * fps))
+    trim = {"start_pts": grid_start + frames.first}
+    if frames.end is not None:
+        trim["end_pts"] = grid_start + frames.end
+    return trim
+
+
+def _ffmpeg_command(path: str, fps: float, max_side: int, threads: int,
+                    frames: FrameRange = FrameRange()) -> list[str]:
     # "file:" keeps names with a leading '-' or a ':' from being read as options or protocols.
-    source = ffmpeg.input("file:" + os.path.abspath(path), threads=threads)
-    video = (source["v:0"]
-             .filter("setpts", "PTS-STARTPTS")
-             .filter("fps", fps=fps)
+    seek = {} if frames.whole else _seek_args(frames, fps)
+    source = ffmpeg.input("file:" + os.path.abspath(path), threads=threads, **seek)
+    video = source["v:0"].filter("fps", fps=fps)
+    if not frames.whole:
+        video = video.filter("trim", **_trim_args(frames, fps))
+    video = (video
              .filter("scale", w=f"min(iw,{max_side})", h=f"min(ih,{max_side})",
                      force_original_aspect_ratio="decrease", force_divisible_by=2)
              .filter("format", "gray"))
-    out = video.output("pipe:", format="image2pipe", vcodec="pgm", threads=threads)
+    # passthrough: no frames duplicated to pad the stream back to container time 0.
+    out = video.output("pipe:", format="image2pipe", vcodec="pgm", threads=threads,
+                       fps_mode="passthrough")
     return out.global_args("-nostdin", "-hide_banner", "-loglevel", "error").compile(
         cmd=ffmpeg_executable())
 
@@ -115,8 +155,11 @@ def _failure_reason(stderr: str) -> str:
 
 
 def decode_frames(path: str, report: DecodeReport, fps: float = 25.0, max_side: int = 1280,
-                  threads: int = 1) -> Iterator[np.ndarray]:
+                  threads: int = 1, frames: FrameRange = FrameRange()) -> Iterator[np.ndarray]:
     """Yields the video's frames as uint8 [H, W] grey at `fps`, one at a time.
+
+    `frames` limits the decode to a range of frames (numbered as a whole decode numbers
+    them), reached by seeking: a chunk of a long programme costs its own length only.
 
     Frames larger than `max_side` on either side are scaled down keeping the aspect.
     `report` is filled as frames go and completed when the stream ends. Raises
@@ -127,7 +170,7 @@ def decode_frames(path: str, report: DecodeReport, fps: float = 25.0, max_side: 
         raise RecordError("missing_video", f"{path!r} does not exist or is not a file")
     if os.path.getsize(path) == 0:
         raise RecordError("empty_file", f"{path!r} is zero bytes long")
-    command = _ffmpeg_command(path, fps, max_side, threads)
+    command = _ffmpeg_command(path, fps, max_side, threads, frames)
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE)
     errors: list[bytes] = []
@@ -150,3 +193,40 @@ def decode_frames(path: str, report: DecodeReport, fps: float = 25.0, max_side: 
     if report.stderr.strip():
         logging.getLogger(__name__).info("ffmpeg reported problems in %s: %s", path,
                                          report.stderr.strip()[-300:])
+
+
+THUMBNAIL_WIDTH, THUMBNAIL_HEIGHT = 32, 24
+
+
+def decode_thumbnails(path: str, fps: float = 25.0) -> Iterator[np.ndarray]:
+    """Yields every frame at `fps` as a uint8 [24, 32] grey miniature (area-averaged by ffmpeg).
+
+    About 768 bytes a frame through the pipe: a whole programme is scanned for cuts at
+    little more than the cost of decoding it. Raises RecordError as `decode_frames` does.
+    """
+    if not os.path.isfile(path):
+        raise RecordError("missing_video", f"{path!r} does not exist or is not a file")
+    size = THUMBNAIL_WIDTH * THUMBNAIL_HEIGHT
+    command = [ffmpeg_executable(), "-nostdin", "-hide_banner", "-loglevel", "error",
+               "-i", "file:" + os.path.abspath(path), "-map", "0:v:0",
+               "-vf", f"fps={fps},scale={THUMBNAIL_WIDTH}:{THUMBNAIL_HEIGHT}:flags=area,format=gray",
+               "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "gray", "pipe:"]
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    errors: list[bytes] = []
+    drainer = threading.Thread(target=_drain, args=(process.stderr, errors), daemon=True)
+    drainer.start()
+    count = 0
+    try:
+        while len(data := _read_exact(process.stdout, size)) == size:
+            count += 1
+            yield np.frombuffer(data, np.uint8).reshape(THUMBNAIL_HEIGHT, THUMBNAIL_WIDTH)
+    finally:
+        process.stdout.close()
+        returncode = process.wait()
+        drainer.join()
+    stderr = b"".join(errors).decode("utf-8", "replace")
+    if returncode != 0 or count == 0:
+        reason = _failure_reason(stderr) if returncode != 0 else "no_frames"
+        raise RecordError(reason, f"ffmpeg exited {returncode} after {count} frames: "
+                                  f"{stderr.strip()[-500:] or 'no message'}")

@@ -1,9 +1,11 @@
-"""Stage 2: decode each video as a stream and track 68 landmarks through it.
+"""Stage 2: decode each video as a stream, find its shots and follow every face in it.
 
-Only the frames that a word window will use (plus context for smoothing and gap
-filling) go through the landmark model; the others are decoded and skipped. The output
-keeps the points, not the frames: [N, 68, 2] floats are small enough to pass between
-stages where N frames of video are not.
+The container clock is kept: a probe reads when the first video frame is shown, so a
+video stream that starts after its audio does not shift the words. Only the frames
+that a word window will use (plus context for smoothing and gap filling) go through
+the landmark model; every frame goes through the cut detector. The output keeps the
+points, not the frames: tracks of [L, 68, 2] floats are small enough to pass between
+stages where the frames of a video are not.
 """
 
 from __future__ import annotations
@@ -17,38 +19,34 @@ import time
 from dataclasses import dataclass
 
 import apache_beam as beam
-import numpy as np
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
+from pipelines.preprocess.audio import probe_media
 from pipelines.preprocess.config import PreprocessConfig
 from pipelines.preprocess.dead_letters import COUNTER_NAMESPACE, DEAD_LETTER, dead_letter, failure
-from pipelines.preprocess.decode import DecodeReport, decode_frames
+from pipelines.preprocess.decode import DecodeReport, FrameRange, decode_frames
 from pipelines.preprocess.errors import RecordError
 from pipelines.preprocess.landmarks import make_backend
-from pipelines.preprocess.landmarks.tracker import FaceTracker
 from pipelines.preprocess.read_transcripts import VideoJob
-from pipelines.preprocess.windows import word_window
+from pipelines.preprocess.video_tracks import VideoFaces, frames_of_interest, track_faces
 
 STAGE = "detect_landmarks"
-_UNBOUNDED_FRAMES = 10**9
 _LOG = logging.getLogger(__name__)
 
 
 @dataclass
-class LandmarkTrack:
-    """A video's landmarks: float32 [N, 68, 2] (NaN where no face was fitted), fitted bool [N]."""
+class VideoTracks:
+    """A video's job, with its shots and face tracks (see VideoFaces) and what ffmpeg said."""
 
     job: VideoJob
-    points: np.ndarray
-    fitted: np.ndarray
-    height: int
-    width: int
+    faces: VideoFaces
+    has_audio: bool
     decode_warnings: str = ""
 
     @property
     def num_frames(self) -> int:
-        return int(self.fitted.shape[0])
+        return self.faces.num_frames
 
 
 @contextlib.contextmanager
@@ -65,36 +63,41 @@ def local_copy(path: str):
         yield local.name
 
 
-def frames_of_interest(job: VideoJob, config: PreprocessConfig) -> list[tuple[int, int]] | None:
-    """Inclusive frame ranges whose landmarks a window may use; None means every frame.
+def wanted_ranges(job: VideoJob, config: PreprocessConfig, video_start: float,
+                  frames: FrameRange) -> list[tuple[int, int]] | None:
+    """Frame ranges to fit; None (every frame) for LRW clips, whose times count from the centre.
 
-    Words with times that cannot be windowed are left out here; the crop stage reports them.
+    Every word of the video counts, not only the chunk's own: a chunk then fits exactly
+    the frames a whole-video pass would fit there (a neighbour's window context included),
+    so chunked and whole runs give the same tracks.
     """
     if job.transcript.anchor != "start":
         return None
-    ranges = []
-    for word in job.transcript.words:
-        try:
-            window = word_window(word.start, word.end, _UNBOUNDED_FRAMES, config.window_length,
-                                 config.fps, config.end_tolerance)
-        except RecordError:
-            continue
-        ranges.append((window.first_frame - config.context_frames,
-                       window.first_frame + config.window_length - 1 + config.context_frames))
-    return ranges
+    ranges = frames_of_interest(((w.start, w.end) for w in job.transcript.words), video_start,
+                                config.fps, config.window_length, config.end_tolerance,
+                                config.context_frames)
+    end = frames.end if frames.end is not None else 10**12
+    return [(max(lo, frames.first), min(hi, end - 1)) for lo, hi in ranges
+            if hi >= frames.first and lo < end]
 
 
-def _wanted(index: int, ranges: list[tuple[int, int]] | None) -> bool:
-    return ranges is None or any(lo <= index <= hi for lo, hi in ranges)
+def frame_range(job: VideoJob, video_start: float) -> FrameRange:
+    """The frames this work item decodes: its chunk, or the whole video."""
+    chunk = job.plan.chunk if job.plan is not None else None
+    if chunk is None:
+        return FrameRange(video_start=video_start)
+    return FrameRange(chunk.first, chunk.end, video_start)
 
 
 class DetectLandmarksFn(beam.DoFn):
-    """VideoJob -> LandmarkTrack; undecodable videos and videos without a face are dead letters."""
+    """VideoJob -> VideoTracks; undecodable videos and videos without a face are dead letters."""
 
     def __init__(self, config: PreprocessConfig):
         self._config = config
         self._frames = Metrics.counter(COUNTER_NAMESPACE, f"{STAGE}.frames_decoded")
         self._fitted = Metrics.counter(COUNTER_NAMESPACE, f"{STAGE}.frames_with_face")
+        self._tracks = Metrics.counter(COUNTER_NAMESPACE, f"{STAGE}.face_tracks")
+        self._cuts = Metrics.counter(COUNTER_NAMESPACE, f"{STAGE}.shot_cuts")
         self._videos = Metrics.counter(COUNTER_NAMESPACE, f"{STAGE}.ok")
         self._backend = None
 
@@ -103,50 +106,72 @@ class DetectLandmarksFn(beam.DoFn):
                                      device=self._config.landmark_device)
         self._backend.load()
 
-    def _track(self, path: str, job: VideoJob) -> LandmarkTrack:
+    def _track(self, path: str, job: VideoJob) -> VideoTracks:
         config = self._config
-        tracker = FaceTracker(self._backend, config.detect_every, config.detect_max_side)
-        ranges = frames_of_interest(job, config)
+        plan = job.plan
+        media = plan.media if plan is not None else probe_media(path, config.fps)
         report = DecodeReport()
-        points, fitted = [], []
-        for index, frame in enumerate(decode_frames(path, report, config.fps, config.max_side)):
-            found = tracker.update(frame) if _wanted(index, ranges) else tracker.reset()
-            fitted.append(found is not None)
-            points.append(found if found is not None else np.full((68, 2), np.nan, np.float32))
-        return LandmarkTrack(job=job, points=np.stack(points).astype(np.float32),
-                             fitted=np.asarray(fitted, dtype=bool),
-                             height=report.height, width=report.width,
-                             decode_warnings=report.stderr.strip())
+        frames = frame_range(job, media.video_start)
+        decoded = decode_frames(path, report, config.fps, config.max_side, frames=frames)
+        known_shots = None if plan is None or plan.shot_starts is None else plan.shot_starts
+        faces = track_faces(decoded, self._backend, config.tracking_rule,
+                            wanted_ranges(job, config, media.video_start, frames),
+                            media.video_start,
+                            frames.first, known_shots, None if plan is None else plan.num_frames)
+        if frames.end is not None and faces.end != frames.end:
+            raise RecordError("decode_mismatch", f"decoding frames {frames.first}-{frames.end - 1} "
+                                                 f"gave {faces.decoded_frames} frames")
+        return VideoTracks(job=job, faces=faces, has_audio=media.has_audio,
+                           decode_warnings=report.stderr.strip())
+
+    @staticmethod
+    def _failures(job: VideoJob, reason: str, detail: str):
+        """A failed whole video is one dead letter; a failed chunk, one per word it owns."""
+        video = job.input
+        if job.plan is None or job.plan.chunk is None:
+            yield dead_letter(failure(video.video, STAGE, reason, detail, video_id=video.video_id,
+                                      words_affected=len(job.word_indices)))
+            return
+        chunk = job.plan.chunk
+        for index in job.word_indices:
+            yield dead_letter(failure(
+                video.video, STAGE, reason, f"frames {chunk.first}-{chunk.end - 1}: {detail}",
+                video_id=video.video_id, word=job.transcript.words[index].word,
+                word_index=index, words_affected=1))
 
     def process(self, job: VideoJob):
         video = job.input
-        words = len(job.transcript.words)
+        words = len(job.word_indices)
+        if words == 0:
+            return  # every word already failed upstream (e.g. subtitle alignment)
         started = time.perf_counter()
         try:
             with local_copy(video.video) as path:
-                track = self._track(path, job)
+                tracks = self._track(path, job)
         except RecordError as err:
-            yield dead_letter(failure(video.video, STAGE, err.reason, err.detail,
-                                      video_id=video.video_id, words_affected=words))
+            yield from self._failures(job, err.reason, err.detail)
             return
-        found = int(track.fitted.sum())
-        self._frames.inc(track.num_frames)
+        found = tracks.faces.frames_with_face
+        self._frames.inc(tracks.faces.decoded_frames)
         self._fitted.inc(found)
+        self._tracks.inc(len(tracks.faces.faces))
+        self._cuts.inc(len(tracks.faces.shot_starts) - 1)
         if found == 0:
-            yield dead_letter(failure(
-                video.video, STAGE, "no_face",
-                f"no face found in any of the {track.num_frames} frames searched",
-                video_id=video.video_id, words_affected=words))
+            detail = f"no face found in any of the {tracks.faces.decoded_frames} frames searched"
+            yield from self._failures(job, "no_face", detail)
             return
         self._videos.inc()
         elapsed = time.perf_counter() - started
-        _LOG.info("landmarks %s: %d frames, %d with a face, %.0f frames/s", video.video_id,
-                  track.num_frames, found, track.num_frames / max(elapsed, 1e-9))
-        yield track
+        _LOG.info("landmarks %s (frames %d-%d): %d shots, %d face tracks, %.0f frames/s",
+                  video.video_id, tracks.faces.first,
+                  tracks.faces.first + tracks.faces.decoded_frames - 1,
+                  len(tracks.faces.shot_starts), len(tracks.faces.faces),
+                  tracks.faces.decoded_frames / max(elapsed, 1e-9))
+        yield tracks
 
 
 class DetectLandmarks(beam.PTransform):
-    """PCollection[VideoJob] -> main: LandmarkTrack, dead_letter: failures."""
+    """PCollection[VideoJob] -> main: VideoTracks, dead_letter: failures."""
 
     def __init__(self, config: PreprocessConfig):
         super().__init__()

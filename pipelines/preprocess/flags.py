@@ -23,6 +23,9 @@ _HELP = {
     "detect_every": "run the face detector on every n-th frame and track in between",
     "detect_max_side": "frames are scaled to at most this size for face detection only",
     "upsample": "dlib detector upsampling steps, for faces smaller than about 80 pixels",
+    "max_faces": "most faces followed at once in one shot (the largest are kept)",
+    "chunk_seconds": "videos longer than this are cut into chunks of whole shots (a shot longer "
+                     "than a chunk is split with overlap) that workers process in parallel",
     "max_gap": "frames without a face that may be bridged by interpolation",
     "smooth_window": "frames in the centred moving average applied to landmarks",
     "end_tolerance": "seconds a word may end past the video's end (clamped); beyond: dead letter",

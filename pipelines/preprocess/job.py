@@ -1,6 +1,7 @@
 """The preprocess job: wires the stages together, runs them, and reads back the manifest.
 
-  inputs -> ReadTranscripts -> DetectLandmarks -> CropMouths -> FilterQuality
+  inputs -> ReadTranscripts -> PlanChunks (long programmes in chunks) -> DetectLandmarks
+         -> CropMouths (shot list -> WriteShotLists) -> FilterQuality
          -> AssignSplits -> AttachLabels (vocabulary from AnalyzeVocabulary on train)
          -> AugmentTrain -> WriteClips per split
   every stage's failures -> WriteDeadLetters; every outcome -> WriteManifest
@@ -33,7 +34,9 @@ from pipelines.preprocess.detect_landmarks import DetectLandmarks
 from pipelines.preprocess.filter_quality import FilterQuality
 from pipelines.preprocess.inputs import InputListing
 from pipelines.preprocess.landmarks import make_backend
+from pipelines.preprocess.plan_chunks import PlanChunks
 from pipelines.preprocess.read_transcripts import ReadTranscripts
+from pipelines.preprocess.shot_list import WriteShotLists
 from pipelines.preprocess.splits import SPLITS
 from pipelines.preprocess.vocabulary import AnalyzeVocabulary, AttachLabels
 from pipelines.preprocess.write_clips import WriteClips
@@ -41,6 +44,7 @@ from schemas.layout import CLIP_FILE_PATTERN, CLIPS_PREFIX, TRANSFORM_DIR
 
 DEAD_LETTERS_FILE = "dead_letters.jsonl"
 MANIFEST_FILE = "manifest.json"
+SHOTS_FILE = "shots.jsonl"
 TFT_TEMP_DIR = "tmp_tft"
 _PACKAGES = ("lipflow", "apache-beam", "tensorflow", "numpy", "opencv-python-headless",
              "dlib-bin", "face-alignment", "ffmpeg-python", "imageio-ffmpeg")
@@ -72,7 +76,12 @@ def build_pipeline(pipeline: beam.Pipeline, listing: InputListing, config: Prepr
               | "ListVideos" >> beam.Create(listing.videos)
               | "SpreadVideos" >> beam.Reshuffle())
     parsed = videos | "ReadTranscripts" >> ReadTranscripts()
-    tracked = parsed.jobs | "DetectLandmarks" >> DetectLandmarks(config)
+    planned = parsed.jobs | "PlanChunks" >> PlanChunks(config)
+    tracked = (planned.jobs
+               | "SpreadChunks" >> beam.Reshuffle()
+               | "DetectLandmarks" >> DetectLandmarks(config))
+    tracked.tracks | "WriteShotLists" >> WriteShotLists(FileSystems.join(output, SHOTS_FILE),
+                                                        config.fps)
     cropped = tracked.tracks | "CropMouths" >> CropMouths(config)
     checked = cropped.clips | "FilterQuality" >> FilterQuality(config.quality_thresholds)
     split = checked.clips | "AssignSplits" >> AssignSplits(config.split_ratios, config.split_by)
@@ -92,7 +101,8 @@ def build_pipeline(pipeline: beam.Pipeline, listing: InputListing, config: Prepr
         part | f"Write{name.capitalize()}Clips" >> WriteClips(
             FileSystems.join(output, name, CLIPS_PREFIX), config.num_shards, config.gzip_level)
     orphans = pipeline | "ListOrphanTranscripts" >> beam.Create(orphan_failures(listing))
-    failures = ((orphans, parsed[DEAD_LETTER], tracked[DEAD_LETTER], cropped[DEAD_LETTER],
+    failures = ((orphans, parsed[DEAD_LETTER], planned[DEAD_LETTER], tracked[DEAD_LETTER],
+                 cropped[DEAD_LETTER],
                  checked[DEAD_LETTER], split[DEAD_LETTER], labelled[DEAD_LETTER])
                 | "AllFailures" >> beam.Flatten())
     failures | "WriteDeadLetters" >> WriteDeadLetters(FileSystems.join(output, DEAD_LETTERS_FILE))

@@ -130,3 +130,28 @@ def word_window(start: float, end: float, n_frames: int, length: int = 29,
         padded_after=int(np.count_nonzero(unclamped > n_frames - 1)),
     )
 
+
+def clamp_to_shot(window: WordWindow, first: int, last: int) -> WordWindow:
+    """The window with positions outside frames [first, last] (one shot) repeating its edges.
+
+    Broadcast speech often starts right after a cut: the window is padded with the
+    shot's edge frame exactly as at the ends of a video. The word's own frames must lie
+    in the shot; a word spoken across a cut raises RecordError "word_crosses_cut".
+    """
+    if not 0 <= first <= last:
+        raise ValueError(f"need 0 <= first <= last, got first={first!r}, last={last!r}")
+    if window.word_first_frame < first or window.word_last_frame > last:
+        raise RecordError(
+            "word_crosses_cut",
+            f"the word's frames {window.word_first_frame}-{window.word_last_frame} cross a "
+            f"shot cut (its shot spans frames {first}-{last})")
+    unclamped = window.first_frame + np.arange(window.frame_indices.shape[0], dtype=np.int64)
+    frame_indices = np.clip(unclamped, first, last)
+    frame_indices.setflags(write=False)
+    return WordWindow(
+        frame_indices=frame_indices, boundary_mask=window.boundary_mask,
+        first_frame=window.first_frame, word_first_frame=window.word_first_frame,
+        word_last_frame=window.word_last_frame,
+        padded_before=int(np.count_nonzero(unclamped < first)),
+        padded_after=int(np.count_nonzero(unclamped > last)))
+

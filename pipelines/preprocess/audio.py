@@ -1,0 +1,130 @@
+"""Audio on the container's clock: probe the streams, decode 16 kHz mono, speech energy.
+
+Transcript and subtitle times count from the start of the container. ffmpeg shifts
+every stream by the container's start time, so inside ffmpeg time 0 is the container
+start; a video stream may start later (or earlier) than its audio. `probe_media` reads
+the first video frame's time so that frame k of a decode shows time
+`video_start + k / fps`, and audio is padded or trimmed to start at exactly 0
+(`aresample=first_pts=0`), so sample n is time `start + n / sample_rate`.
+Pure numpy plus an ffmpeg subprocess; no Beam, no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+
+from pipelines.preprocess.decode import ffmpeg_executable
+from pipelines.preprocess.errors import RecordError
+
+SAMPLE_RATE = 16000
+_PTS_TIME = re.compile(r"\bn:\s*0\s+pts:\s*-?\d+\s+pts_time:(-?[0-9.eE+-]+)")
+_DURATION = re.compile(r"Duration:\s*(\d+):(\d+):(\d+(?:\.\d+)?)")
+_AUDIO_STREAM = re.compile(r"Stream #\d+:\d+.*?: Audio:")
+_CHUNK_SAMPLES = 16000
+_ENERGY_FLOOR = 1e-10
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What a file holds: the video's start on the container clock (s), audio, duration (s)."""
+
+    video_start: float
+    has_audio: bool
+    duration: float
+
+
+def _input_args(path: str) -> list[str]:
+    # "file:" keeps names with a leading '-' or a ':' from being read as options or protocols.
+    return ["-i", "file:" + os.path.abspath(path)]
+
+
+def probe_media(path: str, fps: float = 25.0) -> MediaInfo:
+    """Reads the first video frame's time, whether there is audio, and the duration.
+
+    `video_start` is the time of the first frame that the decode at `fps` delivers, on
+    the container clock (a multiple of 1 / fps). Decodes a single frame (about 20 ms).
+    A file without video gives video_start 0 (the decode reports the problem).
+    """
+    command = [ffmpeg_executable(), "-hide_banner", "-nostdin", *_input_args(path),
+               "-map", "0:v:0?", "-frames:v", "1", "-vf", f"fps={fps},showinfo", "-f", "null",
+               "-"]
+    result = subprocess.run(command, capture_output=True, text=True, errors="replace",
+                            check=False)
+    stderr = result.stderr
+    start = _PTS_TIME.search(stderr)
+    duration = _DURATION.search(stderr)
+    seconds = 0.0
+    if duration:
+        hours, minutes, secs = duration.groups()
+        seconds = int(hours) * 3600 + int(minutes) * 60 + float(secs)
+    return MediaInfo(video_start=float(start.group(1)) if start else 0.0,
+                     has_audio=_AUDIO_STREAM.search(stderr) is not None, duration=seconds)
+
+
+def _audio_command(path: str, sample_rate: int, start: float, duration: float | None) -> list:
+    seek = ["-ss", f"{start:.6f}"] if start > 0 else []
+    limit = ["-t", f"{duration:.6f}"] if duration is not None else []
+    return [ffmpeg_executable(), "-hide_banner", "-nostdin", "-loglevel", "error", *seek,
+            *_input_args(path), *limit, "-map", "0:a:0", "-vn",
+            "-af", f"aresample={sample_rate}:first_pts=0", "-ac", "1",
+            "-f", "s16le", "-acodec", "pcm_s16le", "pipe:"]
+
+
+def stream_audio(path: str, sample_rate: int = SAMPLE_RATE, start: float = 0.0,
+                 duration: float | None = None,
+                 chunk_samples: int = _CHUNK_SAMPLES) -> Iterator[np.ndarray]:
+    """Yields int16 [<= chunk_samples] blocks of mono audio from container time `start` (s).
+
+    Sample n of the concatenated blocks is time start + n / sample_rate. Raises
+    RecordError "no_audio_stream" when the file has no audio, "corrupt_audio" when
+    ffmpeg fails.
+    """
+    if start < 0:
+        raise ValueError(f"start must be >= 0 seconds, got {start!r}")
+    process = subprocess.Popen(_audio_command(path, sample_rate, start, duration),
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    try:
+        while block := process.stdout.read(2 * chunk_samples):
+            usable = len(block) - len(block) % 2
+            yield np.frombuffer(block[:usable], dtype="<i2")
+    finally:
+        process.stdout.close()
+        stderr = process.stderr.read().decode("utf-8", "replace")
+        process.stderr.close()
+        code = process.wait()
+    if code != 0:
+        if "matches no streams" in stderr or "does not contain any stream" in stderr:
+            raise RecordError("no_audio_stream", f"{path!r} has no audio stream")
+        raise RecordError("corrupt_audio", f"ffmpeg exited {code}: {stderr.strip()[-300:]}")
+
+
+def decode_audio(path: str, sample_rate: int = SAMPLE_RATE, start: float = 0.0,
+                 duration: float | None = None) -> np.ndarray:
+    """int16 [S] mono samples from container time `start` for `duration` seconds (or to the end)."""
+    blocks = list(stream_audio(path, sample_rate, start, duration))
+    return np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.int16)
+
+
+def frame_log_energy(samples: np.ndarray, sample_rate: int, fps: float,
+                     first_frame: int, num_frames: int) -> np.ndarray:
+    """float64 [num_frames]: log mean square of the audio under each video frame.
+
+    `samples` start at container time 0; frame j covers container time
+    [(first_frame + j) / fps, (first_frame + j + 1) / fps). Frames past the audio's end
+    get the log of a floor value (silence).
+    """
+    if num_frames < 0:
+        raise ValueError(f"num_frames must be >= 0, got {num_frames!r}")
+    edges = np.round((first_frame + np.arange(num_frames + 1)) * sample_rate / fps).astype(np.int64)
+    edges = np.clip(edges, 0, samples.shape[0])
+    squares = np.concatenate([[0.0], np.cumsum(samples.astype(np.float64) ** 2)])
+    counts = np.maximum(edges[1:] - edges[:-1], 1)
+    mean_square = (squares[edges[1:]] - squares[edges[:-1]]) / counts / (32768.0 ** 2)
+    return np.log(np.maximum(mean_square, _ENERGY_FLOOR))

@@ -1,0 +1,239 @@
+"""Every face on screen, followed through a shot as a track of 68-point landmarks.
+
+The detector runs every `detect_every` frames (on a copy scaled to `detect_max_side`)
+and whenever a followed face drifts; in between, each track's points are fitted inside
+the box implied by its previous points (the offset between detector box and landmark
+extent is learnt at each detection, so the fitter always sees detector-shaped boxes).
+At a detection, boxes are matched to tracks greedily by overlap with each track's
+predicted box (IoU >= `min_match_iou`), and a match must also keep the landmarks
+continuous (mean point displacement under `max_jump` face widths): two people never
+share a track. Unmatched boxes start new tracks; a track the detector misses is kept
+by fitting alone (a face turning to profile) for at most `max_misses` detections, and
+ends at once if its fit drifts off its box. Every track ends at a cut and at a frame
+the caller skips, so no track spans two shots. Pure numpy and OpenCV around the
+backend; no Beam, no TensorFlow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from pipelines.preprocess.landmarks.base import LandmarkBackend
+from pipelines.preprocess.landmarks.tracker import box_iou, points_box
+
+_MIN_DRIFT_IOU = 0.5
+# A box whose pixels vary less than this (grey levels, standard deviation) holds no face:
+# the fitter still places points on a blacked-out or flat region.
+_MIN_FACE_CONTRAST = 6.0
+
+
+@dataclass(frozen=True)
+class TrackingRule:
+    """How faces are detected and associated into tracks."""
+
+    detect_every: int = 5
+    detect_max_side: int = 640
+    min_match_iou: float = 0.3
+    max_jump: float = 0.5
+    max_misses: int = 2
+    max_faces: int = 8
+
+    def __post_init__(self):
+        if self.detect_every < 1 or self.max_faces < 1 or self.max_misses < 0:
+            raise ValueError(f"need detect_every >= 1, max_faces >= 1, max_misses >= 0: {self!r}")
+        if self.detect_max_side < 32:
+            raise ValueError(f"detect_max_side must be >= 32, got {self.detect_max_side!r}")
+
+
+@dataclass
+class FaceTrack:
+    """One face through consecutive frames of one shot.
+
+    `points` float32 [L, 68, 2] (pixels, NaN where not fitted) and `fitted` bool [L]
+    cover frames first_frame .. first_frame + L - 1 of the video.
+    """
+
+    track_id: int
+    shot: int
+    first_frame: int
+    points: np.ndarray
+    fitted: np.ndarray
+
+    @property
+    def last_frame(self) -> int:
+        return self.first_frame + int(self.fitted.shape[0]) - 1
+
+
+@dataclass
+class _OpenTrack:
+    track_id: int
+    shot: int
+    first_frame: int
+    offsets: np.ndarray
+    last: np.ndarray
+    misses: int = 0
+    points: list = field(default_factory=list)
+
+    def predicted_box(self) -> np.ndarray:
+        return _box_from_extent(points_box(self.last), self.offsets)
+
+    def add(self, points: np.ndarray | None) -> None:
+        self.points.append(points)
+        if points is not None:
+            self.last = points
+
+    def closed(self) -> FaceTrack:
+        empty = np.full((68, 2), np.nan, np.float32)
+        stacked = np.stack([p if p is not None else empty for p in self.points])
+        fitted = np.array([p is not None for p in self.points], dtype=bool)
+        return FaceTrack(self.track_id, self.shot, self.first_frame,
+                         stacked.astype(np.float32), fitted)
+
+
+def _box_offsets(box: np.ndarray, extent: np.ndarray) -> np.ndarray:
+    size = np.maximum(extent[2:] - extent[:2], 1.0)
+    return (box - extent) / np.tile(size, 2)
+
+
+def _box_from_extent(extent: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    size = np.maximum(extent[2:] - extent[:2], 1.0)
+    return extent + offsets * np.tile(size, 2)
+
+
+def _contrast(frame: np.ndarray, box: np.ndarray) -> float:
+    """Standard deviation of the grey levels inside `box` (clipped to the frame)."""
+    height, width = frame.shape
+    x0, y0 = int(max(box[0], 0)), int(max(box[1], 0))
+    x1, y1 = int(min(box[2], width)), int(min(box[3], height))
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return 0.0
+    return float(frame[y0:y1:2, x0:x1:2].std())
+
+
+def _jump(previous: np.ndarray, current: np.ndarray) -> float:
+    """Mean point displacement in face widths (landmark extent width of `previous`)."""
+    width = max(float(np.ptp(previous[:, 0])), 1.0)
+    return float(np.linalg.norm(current - previous, axis=1).mean() / width)
+
+
+class FaceTracks:
+    """Follows every face through the frames it is given, in order; `finish` returns tracks."""
+
+    def __init__(self, backend: LandmarkBackend, rule: TrackingRule = TrackingRule()):
+        self._backend = backend
+        self._rule = rule
+        self._open: list[_OpenTrack] = []
+        self._done: list[FaceTrack] = []
+        self._next_id = 0
+        self._last_frame = -2
+        self._since_detection = 0
+        self.detections = 0
+
+    def _close_all(self) -> None:
+        self._done.extend(t.closed() for t in self._open)
+        self._open = []
+
+    def _detect_boxes(self, frame: np.ndarray) -> np.ndarray:
+        self.detections += 1
+        scale = min(1.0, self._rule.detect_max_side / max(frame.shape))
+        if scale == 1.0:
+            return self._backend.detect_faces(frame).astype(np.float64)
+        small = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        return self._backend.detect_faces(small).astype(np.float64) / scale
+
+    def _fit_in(self, frame: np.ndarray, box: np.ndarray, offsets: np.ndarray):
+        """Points fitted in `box`, or None when they drift off it or the box is featureless."""
+        if _contrast(frame, box) < _MIN_FACE_CONTRAST:
+            return None
+        points = self._backend.fit_landmarks(frame, box)
+        if box_iou(box, _box_from_extent(points_box(points), offsets)) < _MIN_DRIFT_IOU:
+            return None
+        return points
+
+    def _matches(self, boxes: np.ndarray) -> list[tuple[int, int]]:
+        """(track position, box position) pairs, greedy by overlap with the predicted box."""
+        pairs = [(box_iou(track.predicted_box(), box), t, b)
+                 for t, track in enumerate(self._open) for b, box in enumerate(boxes)]
+        pairs.sort(reverse=True)
+        used_tracks, used_boxes, matched = set(), set(), []
+        for iou, t, b in pairs:
+            if iou < self._rule.min_match_iou or t in used_tracks or b in used_boxes:
+                continue
+            used_tracks.add(t)
+            used_boxes.add(b)
+            matched.append((t, b))
+        return matched
+
+    def _is_followed(self, box: np.ndarray) -> bool:
+        return any(box_iou(t.predicted_box(), box) >= self._rule.min_match_iou
+                   for t in self._open)
+
+    def _start_track(self, frame_index: int, shot: int, box: np.ndarray,
+                     points: np.ndarray) -> None:
+        track = _OpenTrack(self._next_id, shot, frame_index,
+                           _box_offsets(box, points_box(points)), points)
+        track.add(points)
+        self._next_id += 1
+        self._open.append(track)
+
+    def _detect_and_associate(self, frame_index: int, frame: np.ndarray, shot: int) -> None:
+        boxes = self._detect_boxes(frame)
+        self._since_detection = 0
+        matched = dict(self._matches(boxes))
+        keep, new_boxes = [], set(range(len(boxes))) - set(matched.values())
+        for position, track in enumerate(self._open):
+            if position in matched:
+                box = boxes[matched[position]]
+                points = self._backend.fit_landmarks(frame, box)
+                if _jump(track.last, points) <= self._rule.max_jump:
+                    track.offsets = _box_offsets(box, points_box(points))
+                    track.misses = 0
+                    track.add(points)
+                    keep.append(track)
+                    continue
+                new_boxes.add(matched[position])  # another face took this place
+            elif track.misses < self._rule.max_misses:
+                points = self._fit_in(frame, track.predicted_box(), track.offsets)
+                if points is not None:
+                    track.misses += 1
+                    track.add(points)
+                    keep.append(track)
+                    continue
+            self._done.append(track.closed())
+        self._open = keep
+        for b in sorted(new_boxes, key=lambda i: -(boxes[i][2] - boxes[i][0])):
+            if len(self._open) >= self._rule.max_faces:
+                break
+            if self._is_followed(boxes[b]):
+                continue  # a second box on a face a track already holds
+            points = self._backend.fit_landmarks(frame, boxes[b])
+            self._start_track(frame_index, shot, boxes[b], points)
+
+    def update(self, frame_index: int, frame: np.ndarray, shot: int, new_shot: bool) -> int:
+        """Fits every face in this frame (uint8 [H, W]); returns how many tracks hold a face.
+
+        Frames must come in increasing order; a gap since the previous call, or
+        `new_shot`, ends every open track first.
+        """
+        if new_shot or frame_index != self._last_frame + 1:
+            self._close_all()
+        self._last_frame = frame_index
+        self._since_detection += 1
+        if not self._open or self._since_detection >= self._rule.detect_every:
+            self._detect_and_associate(frame_index, frame, shot)
+            return len(self._open)
+        fits = [self._fit_in(frame, t.predicted_box(), t.offsets) for t in self._open]
+        if any(points is None for points in fits):
+            self._detect_and_associate(frame_index, frame, shot)
+            return len(self._open)
+        for track, points in zip(self._open, fits):
+            track.add(points)
+        return len(self._open)
+
+    def finish(self) -> list[FaceTrack]:
+        """All tracks, ordered by id; tracks end here."""
+        self._close_all()
+        return sorted(self._done, key=lambda t: t.track_id)

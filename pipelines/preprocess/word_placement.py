@@ -1,0 +1,165 @@
+"""Where each word is cut: its window inside its shot, and whose face.
+
+A word's window is centred on it (see windows.py) and kept inside the word's shot:
+positions beyond the shot repeat the shot's edge frame, as at the ends of a video; a
+word spoken across a cut is dropped. The face is a track of that shot whose landmarks
+are usable on every window frame. With several such faces, the one whose mouth moves
+with the audio is chosen (active_speaker.py); an unclear choice is a dead letter,
+never a crop of the wrong person. Pure numpy; no Beam, no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipelines.preprocess.active_speaker import SpeakerConfig, choose_speaker, mouth_opening
+from pipelines.preprocess.errors import RecordError
+from pipelines.preprocess.landmarks.face_tracks import FaceTrack
+from pipelines.preprocess.shots import shot_of, shot_range
+from pipelines.preprocess.tracking import interpolate_missing, smooth_track
+from pipelines.preprocess.video_tracks import VideoFaces, video_times
+from pipelines.preprocess.windows import WordWindow, clamp_to_shot, word_window
+
+
+@dataclass
+class PreparedFace:
+    """A face track with short gaps filled and its landmarks smoothed (never across shots).
+
+    `filled` (gaps interpolated, not smoothed) and `smoothed` float32 [L, 68, 2] and
+    `usable` bool [L] share the track's frames. Crops use the smoothed points; the
+    speaker's sync score uses the filled ones, since smoothing over 12 frames (0.5 s)
+    averages away the mouth movements it measures.
+    """
+
+    track: FaceTrack
+    filled: np.ndarray
+    smoothed: np.ndarray
+    usable: np.ndarray
+
+    def uncovered(self, frames: np.ndarray) -> int:
+        """How many of these video frames have no usable landmarks in this track."""
+        local = np.asarray(frames) - self.track.first_frame
+        inside = (local >= 0) & (local < self.usable.shape[0])
+        usable = np.zeros(local.shape, dtype=bool)
+        usable[inside] = self.usable[local[inside]]
+        return int(np.count_nonzero(~usable))
+
+    def points(self, frames: np.ndarray, kind: str = "smoothed") -> np.ndarray:
+        """float32 [len(frames), 68, 2] for video frames inside the track.
+
+        `kind`: "smoothed" (crops), "filled" (sync) or "fitted" (as the model gave them).
+        """
+        source = {"smoothed": self.smoothed, "filled": self.filled,
+                  "fitted": self.track.points}[kind]
+        return source[np.asarray(frames) - self.track.first_frame]
+
+    def fitted(self, frames: np.ndarray) -> np.ndarray:
+        return self.track.fitted[np.asarray(frames) - self.track.first_frame]
+
+
+def prepare_faces(faces: list[FaceTrack], max_gap: int, smooth_window: int) -> list[PreparedFace]:
+    """Each track gap-filled (up to `max_gap` frames) and smoothed (`smooth_window` frames)."""
+    prepared = []
+    for face in faces:
+        filled, usable = interpolate_missing(face.points, face.fitted, max_gap)
+        prepared.append(PreparedFace(face, filled, smooth_track(filled, usable, smooth_window),
+                                     usable))
+    return prepared
+
+
+@dataclass
+class PlacedWord:
+    """A word that can be cut: its window in the video, its shot, its face and why that face.
+
+    `start`, `end`: seconds from the first video frame. Speaker fields are NaN where
+    they do not apply (no audio; `speaker_margin` also with one face).
+    """
+
+    index: int
+    word: str
+    start: float
+    end: float
+    window: WordWindow
+    shot: int
+    face: PreparedFace
+    candidate_faces: int
+    speaker_score: float = math.nan
+    speaker_margin: float = math.nan
+
+    @property
+    def first_frame(self) -> int:
+        return int(self.window.frame_indices.min())
+
+    @property
+    def last_frame(self) -> int:
+        return int(self.window.frame_indices.max())
+
+
+def video_word_times(start: float, end: float, anchor: str, video: VideoFaces,
+                     fps: float) -> tuple[float, float]:
+    """Word times in seconds from the first video frame; LRW times count from the centre."""
+    if anchor == "centre":
+        duration = video.num_frames / fps
+        return start + duration / 2.0, end + duration / 2.0
+    return video_times(start, end, video.video_start)
+
+
+def _window_in_shot(start: float, end: float, video: VideoFaces, length: int, fps: float,
+                    end_tolerance: float) -> tuple[WordWindow, int]:
+    window = word_window(start, end, video.num_frames, length, fps, end_tolerance)
+    shot = int(shot_of(window.word_first_frame, video.shot_starts))
+    first, last = shot_range(shot, video.shot_starts, video.num_frames)
+    return clamp_to_shot(window, first, last), shot
+
+
+def _speaker_span(window: WordWindow) -> np.ndarray:
+    """Frames the sync score is measured over: the window's distinct frames, in order."""
+    return np.unique(window.frame_indices)
+
+
+def _sync(candidates: list[PreparedFace], window: WordWindow, energy: np.ndarray,
+          energy_first: int, rule: SpeakerConfig):
+    span = _speaker_span(window)
+    openings = {str(face.track.track_id): mouth_opening(face.points(span, "filled"))
+                for face in candidates}
+    return choose_speaker(openings, energy[span - energy_first], rule.max_lag, rule.min_margin)
+
+
+def place_word(index: int, word: str, start: float, end: float, video: VideoFaces,
+               faces: list[PreparedFace], energy: np.ndarray | None, length: int, fps: float,
+               end_tolerance: float, max_gap: int, rule: SpeakerConfig) -> PlacedWord:
+    """The word's window, shot and face; RecordError says why a word cannot be cut.
+
+    `start`, `end`: seconds from the first video frame. `energy`: float log speech
+    energy per frame from frame `video.first` on (the decoded range), or None when the
+    video has no audio. Reasons:
+    invalid_word_times, word_outside_video, word_crosses_cut, no_face,
+    ambiguous_speaker, no_sync_signal.
+    """
+    window, shot = _window_in_shot(start, end, video, length, fps, end_tolerance)
+    in_shot = [face for face in faces if face.track.shot == shot]
+    frames = window.frame_indices
+    candidates = [face for face in in_shot if face.uncovered(frames) == 0]
+    if not candidates:
+        faceless = min((face.uncovered(frames) for face in in_shot), default=length)
+        raise RecordError("no_face", f"{faceless} of {length} window frames have no face within "
+                                     f"{max_gap} frames")
+    placed = PlacedWord(index, word, start, end, window, shot, candidates[0], len(candidates))
+    if energy is None:
+        if len(candidates) > 1:
+            raise RecordError("ambiguous_speaker", f"{len(candidates)} faces in the window and "
+                                                   "no audio to tell which one speaks")
+        return placed
+    choice = _sync(candidates, window, energy, video.first, rule)
+    if choice.track_id is None:
+        scores = ", ".join(f"face {k}: {v:.3f}" for k, v in sorted(choice.scores.items()))
+        raise RecordError(choice.reason, f"{len(candidates)} faces in the window; sync scores "
+                                         f"{scores}; margin {choice.margin:.3f} is under "
+                                         f"{rule.min_margin}")
+    placed.face = next(f for f in candidates if str(f.track.track_id) == choice.track_id)
+    placed.speaker_score = float(choice.score)
+    placed.speaker_margin = float(choice.margin) if len(candidates) > 1 else math.nan
+    return placed
