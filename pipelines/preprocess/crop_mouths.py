@@ -63,8 +63,8 @@ class CropWordClipsFn(beam.DoFn):
         if tracks.decode_warnings and reason == "word_outside_video":
             detail += f"; ffmpeg reported damage: {tracks.decode_warnings[-300:]}"
         return failure(video.video, STAGE, reason, detail, video_id=video.video_id,
-                       word=tracks.job.transcript.words[index].word, word_index=index,
-                       words_affected=1)
+                       word=tracks.job.transcript.words[index].word,
+                       word_index=tracks.job.word_number(index), words_affected=1)
 
     def _energy(self, path: str, tracks: VideoTracks) -> np.ndarray | None:
         """Log speech energy per decoded frame (index 0 = frame faces.first), or None."""
@@ -108,10 +108,11 @@ class CropWordClipsFn(beam.DoFn):
         smoothed, fitted = face.points(frames), face.fitted(frames)
         quality = measure_quality(crops_used, smoothed, face.points(frames, "fitted"),
                                   fitted)
+        number = tracks.job.word_number(placed.index)
         return ClipRecord(
-            clip_id=clip_id(video.video_id, placed.index, placed.word),
+            clip_id=clip_id(video.video_id, number, placed.word),
             video_id=video.video_id, source_video=video.video, word=placed.word,
-            word_index=placed.index, start_time=placed.start + tracks.faces.video_start,
+            word_index=number, start_time=placed.start + tracks.faces.video_start,
             end_time=placed.end + tracks.faces.video_start,
             fps=self._config.fps, first_frame=placed.window.first_frame,
             padded_before=placed.window.padded_before, padded_after=placed.window.padded_after,
@@ -187,7 +188,7 @@ class CropWordClipsFn(beam.DoFn):
                     else:
                         yield dead_letter(outcome)
         except RecordError as err:
-            for left in (p for p in placed if p.index not in emitted):
+            for left in (p for p in placed if tracks.job.word_number(p.index) not in emitted):
                 yield dead_letter(self._word_failure(tracks, left.index, err.reason, err.detail))
 
 

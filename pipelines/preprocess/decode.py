@@ -154,6 +154,14 @@ def _failure_reason(stderr: str) -> str:
     return "corrupt_video"
 
 
+def check_video_file(path: str) -> None:
+    """RecordError "missing_video" or "empty_file" before any ffmpeg runs on `path`."""
+    if not os.path.isfile(path):
+        raise RecordError("missing_video", f"{path!r} does not exist or is not a file")
+    if os.path.getsize(path) == 0:
+        raise RecordError("empty_file", f"{path!r} is zero bytes long")
+
+
 def decode_frames(path: str, report: DecodeReport, fps: float = 25.0, max_side: int = 1280,
                   threads: int = 1, frames: FrameRange = FrameRange()) -> Iterator[np.ndarray]:
     """Yields the video's frames as uint8 [H, W] grey at `fps`, one at a time.
@@ -166,10 +174,7 @@ def decode_frames(path: str, report: DecodeReport, fps: float = 25.0, max_side: 
     RecordError (reasons: missing_video, empty_file, no_video_stream, not_a_video,
     corrupt_video, no_frames) for a video that cannot be decoded.
     """
-    if not os.path.isfile(path):
-        raise RecordError("missing_video", f"{path!r} does not exist or is not a file")
-    if os.path.getsize(path) == 0:
-        raise RecordError("empty_file", f"{path!r} is zero bytes long")
+    check_video_file(path)
     command = _ffmpeg_command(path, fps, max_side, threads, frames)
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE)
@@ -204,8 +209,7 @@ def decode_thumbnails(path: str, fps: float = 25.0) -> Iterator[np.ndarray]:
     About 768 bytes a frame through the pipe: a whole programme is scanned for cuts at
     little more than the cost of decoding it. Raises RecordError as `decode_frames` does.
     """
-    if not os.path.isfile(path):
-        raise RecordError("missing_video", f"{path!r} does not exist or is not a file")
+    check_video_file(path)
     size = THUMBNAIL_WIDTH * THUMBNAIL_HEIGHT
     command = [ffmpeg_executable(), "-nostdin", "-hide_banner", "-loglevel", "error",
                "-i", "file:" + os.path.abspath(path), "-map", "0:v:0",

@@ -137,7 +137,7 @@ class DetectLandmarksFn(beam.DoFn):
             yield dead_letter(failure(
                 video.video, STAGE, reason, f"frames {chunk.first}-{chunk.end - 1}: {detail}",
                 video_id=video.video_id, word=job.transcript.words[index].word,
-                word_index=index, words_affected=1))
+                word_index=job.word_number(index), words_affected=1))
 
     def process(self, job: VideoJob):
         video = job.input

@@ -1,6 +1,7 @@
 """The preprocess job: wires the stages together, runs them, and reads back the manifest.
 
-  inputs -> ReadTranscripts -> PlanChunks (long programmes in chunks) -> DetectLandmarks
+  inputs -> ReadTranscripts -> AlignSubtitles (word times for subtitle cues)
+         -> PlanChunks (long programmes in chunks) -> DetectLandmarks
          -> CropMouths (shot list -> WriteShotLists) -> FilterQuality
          -> AssignSplits -> AttachLabels (vocabulary from AnalyzeVocabulary on train)
          -> AugmentTrain -> WriteClips per split
@@ -21,6 +22,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.preprocess import manifest
+from pipelines.preprocess.align_subtitles import AlignSubtitles
 from pipelines.preprocess.assign_splits import AssignSplits
 from pipelines.preprocess.augment import AugmentConfig
 from pipelines.preprocess.augment_clips import AugmentTrain
@@ -76,7 +78,8 @@ def build_pipeline(pipeline: beam.Pipeline, listing: InputListing, config: Prepr
               | "ListVideos" >> beam.Create(listing.videos)
               | "SpreadVideos" >> beam.Reshuffle())
     parsed = videos | "ReadTranscripts" >> ReadTranscripts()
-    planned = parsed.jobs | "PlanChunks" >> PlanChunks(config)
+    aligned = parsed.jobs | "AlignSubtitles" >> AlignSubtitles()
+    planned = aligned.jobs | "PlanChunks" >> PlanChunks(config)
     tracked = (planned.jobs
                | "SpreadChunks" >> beam.Reshuffle()
                | "DetectLandmarks" >> DetectLandmarks(config))
@@ -101,7 +104,8 @@ def build_pipeline(pipeline: beam.Pipeline, listing: InputListing, config: Prepr
         part | f"Write{name.capitalize()}Clips" >> WriteClips(
             FileSystems.join(output, name, CLIPS_PREFIX), config.num_shards, config.gzip_level)
     orphans = pipeline | "ListOrphanTranscripts" >> beam.Create(orphan_failures(listing))
-    failures = ((orphans, parsed[DEAD_LETTER], planned[DEAD_LETTER], tracked[DEAD_LETTER],
+    failures = ((orphans, parsed[DEAD_LETTER], aligned[DEAD_LETTER], planned[DEAD_LETTER],
+                 tracked[DEAD_LETTER],
                  cropped[DEAD_LETTER],
                  checked[DEAD_LETTER], split[DEAD_LETTER], labelled[DEAD_LETTER])
                 | "AllFailures" >> beam.Flatten())

@@ -23,7 +23,9 @@ def video_seen_event(video) -> dict:
 
 
 def words_seen_event(job) -> dict:
-    return {"kind": "words", "count": len(job.transcript.words)}
+    # Every word the transcript accounts for: for subtitles, every cue word (aligned later
+    # or dead-lettered by the align-subtitles stage), so seen = written + failed holds.
+    return {"kind": "words", "count": job.transcript.word_count}
 
 
 def clip_written_event(clip) -> dict:

@@ -20,7 +20,7 @@ from pipelines.preprocess.audio import probe_media
 from pipelines.preprocess.chunks import assign_words, centre_frames, plan_chunks
 from pipelines.preprocess.config import PreprocessConfig
 from pipelines.preprocess.dead_letters import COUNTER_NAMESPACE, DEAD_LETTER, dead_letter, failure
-from pipelines.preprocess.decode import decode_thumbnails
+from pipelines.preprocess.decode import check_video_file, decode_thumbnails
 from pipelines.preprocess.detect_landmarks import local_copy
 from pipelines.preprocess.errors import RecordError
 from pipelines.preprocess.read_transcripts import VideoJob, VideoPlan
@@ -74,6 +74,7 @@ class PlanChunksFn(beam.DoFn):
         video = job.input
         try:
             with local_copy(video.video) as path:
+                check_video_file(path)
                 media = probe_media(path, self._config.fps)
                 if 0 < media.duration <= self._config.chunk_seconds:
                     items = [dataclasses.replace(job, plan=VideoPlan(media, job.word_indices))]

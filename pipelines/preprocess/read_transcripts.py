@@ -49,6 +49,15 @@ class VideoJob:
     transcript: Transcript
     plan: VideoPlan | None = None
 
+    def word_number(self, position: int) -> int:
+        """The number of `transcript.words[position]` in the transcript's word numbering.
+
+        Words aligned from subtitle cues keep the number they had among all cue words
+        (failed ones included); other words are numbered by position.
+        """
+        number = getattr(self.transcript.words[position], "word_index", -1)
+        return position if number is None or number < 0 else int(number)
+
     @property
     def word_indices(self) -> tuple[int, ...]:
         if self.plan is None:
