@@ -112,3 +112,12 @@ def video_delayed(source: str, target: str, seconds: float) -> str:
            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
            target)
     return target
+
+
+def turning(source: str, target: str, first: int = 25, frames: int = 12, *filters: str) -> str:
+    """The picture turned away over `frames` frames from frame `first` on, then held turned:
+    a perspective warp that narrows the left side, as a head or a camera turning would."""
+    ramp = f"min(max(in-{first}\\,0)/{frames}\\,1)"
+    warp = (f"perspective=x0=W*0.45*{ramp}:y0=0:x1=W:y1=H*0.12*{ramp}:"
+            f"x2=W*0.45*{ramp}:y2=H:x3=W:y3=H-H*0.12*{ramp}:eval=frame")
+    return h264(source, target, warp, *filters)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from pipelines.preprocess.active_speaker import SpeakerConfig
 from pipelines.preprocess.landmarks import BACKENDS
 from pipelines.preprocess.landmarks.face_tracks import TrackingRule
 from pipelines.preprocess.quality import QualityThresholds
@@ -100,8 +101,10 @@ class PreprocessConfig:
 
     @property
     def context_frames(self) -> int:
-        """Frames of landmarks wanted on each side of a window, for smoothing and gaps."""
-        return self.smooth_window // 2 + self.max_gap
+        """Frames of landmarks wanted on each side of a window: for smoothing and gaps, and
+        for the speaker's sync score, measured over a span longer than the window."""
+        speaker_side = (SpeakerConfig().span - self.window_length + 1) // 2
+        return max(self.smooth_window // 2 + self.max_gap, speaker_side)
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)

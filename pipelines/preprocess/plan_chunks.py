@@ -37,6 +37,7 @@ def scan_shots(path: str, fps: float) -> tuple[np.ndarray, int]:
     for thumb in decode_thumbnails(path, fps):
         detector.update(thumb)
         count += 1
+    detector.finish()
     return shot_starts(detector.cuts), count
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from pipelines.preprocess.errors import RecordError
 from pipelines.preprocess.landmarks.base import LandmarkBackend
 from pipelines.preprocess.landmarks.face_tracks import FaceTrack, FaceTracks, TrackingRule
-from pipelines.preprocess.shots import ShotDetector, shot_starts
+from pipelines.preprocess.shots import ShotDetector, shot_starts, with_cut_flags
 from pipelines.preprocess.windows import word_window
 
 _UNBOUNDED_FRAMES = 10**9
@@ -124,10 +124,11 @@ def track_faces(frames: Iterable[np.ndarray], backend: LandmarkBackend, rule: Tr
     tracks = FaceTracks(backend, rule)
     cursor = _RangeCursor(ranges)
     count, height, width, fitted = 0, 0, 0, 0
-    for offset, frame in enumerate(frames):
+    flagged = with_cut_flags(frames, shots) if starts is None else ((f, False) for f in frames)
+    for offset, (frame, is_cut) in enumerate(flagged):
         index = first + offset
         if starts is None:
-            new_shot, shot = shots.update(frame), len(shots.cuts)
+            new_shot, shot = is_cut, len(shots.cuts)
         else:
             new_shot = index in cut_frames
             shot = int(np.searchsorted(starts, index, side="right")) - 1

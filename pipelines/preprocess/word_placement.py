@@ -56,6 +56,15 @@ class PreparedFace:
                   "fitted": self.track.points}[kind]
         return source[np.asarray(frames) - self.track.first_frame]
 
+    def points_or_nan(self, frames: np.ndarray, kind: str = "filled") -> np.ndarray:
+        """As `points`, for any video frames: NaN where the track has no usable landmarks."""
+        local = np.asarray(frames) - self.track.first_frame
+        inside = (local >= 0) & (local < self.usable.shape[0])
+        inside[inside] = self.usable[local[inside]]
+        out = np.full((local.shape[0], 68, 2), np.nan, np.float32)
+        out[inside] = self.points(np.asarray(frames)[inside], kind)
+        return out
+
     def fitted(self, frames: np.ndarray) -> np.ndarray:
         return self.track.fitted[np.asarray(frames) - self.track.first_frame]
 
@@ -115,17 +124,23 @@ def _window_in_shot(start: float, end: float, video: VideoFaces, length: int, fp
     return clamp_to_shot(window, first, last), shot
 
 
-def _speaker_span(window: WordWindow) -> np.ndarray:
-    """Frames the sync score is measured over: the window's distinct frames, in order."""
-    return np.unique(window.frame_indices)
+def speaker_span(window: WordWindow, shot: int, video: VideoFaces, span: int) -> np.ndarray:
+    """Frames the sync score is measured over: `span` frames centred as the window is,
+    inside the word's shot and the decoded frames (a chunk's), in order."""
+    shot_first, shot_last = shot_range(shot, video.shot_starts, video.num_frames)
+    centre = window.first_frame + window.frame_indices.shape[0] // 2
+    first = max(centre - span // 2, shot_first, video.first)
+    last = min(centre - span // 2 + span - 1, shot_last, video.first + video.decoded_frames - 1)
+    return np.arange(first, last + 1)
 
 
-def _sync(candidates: list[PreparedFace], window: WordWindow, energy: np.ndarray,
+def _sync(candidates: list[PreparedFace], frames: np.ndarray, energy: np.ndarray,
           energy_first: int, rule: SpeakerConfig):
-    span = _speaker_span(window)
-    openings = {str(face.track.track_id): mouth_opening(face.points(span, "filled"))
+    # Unsmoothed (gap-filled) points: smoothing over 12 frames averages away the movement.
+    openings = {str(face.track.track_id): mouth_opening(face.points_or_nan(frames, "filled"))
                 for face in candidates}
-    return choose_speaker(openings, energy[span - energy_first], rule.max_lag, rule.min_margin)
+    return choose_speaker(openings, energy[frames - energy_first], rule.max_lag,
+                          rule.min_margin)
 
 
 def place_word(index: int, word: str, start: float, end: float, video: VideoFaces,
@@ -153,7 +168,8 @@ def place_word(index: int, word: str, start: float, end: float, video: VideoFace
             raise RecordError("ambiguous_speaker", f"{len(candidates)} faces in the window and "
                                                    "no audio to tell which one speaks")
         return placed
-    choice = _sync(candidates, window, energy, video.first, rule)
+    choice = _sync(candidates, speaker_span(window, shot, video, rule.span), energy, video.first,
+                   rule)
     if choice.track_id is None:
         scores = ", ".join(f"face {k}: {v:.3f}" for k, v in sorted(choice.scores.items()))
         raise RecordError(choice.reason, f"{len(candidates)} faces in the window; sync scores "
