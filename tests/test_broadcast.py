@@ -187,6 +187,18 @@ def test_split_screen_without_audio_is_never_guessed(fns, tmp_path):
     pipeline.run().wait_until_finish()
 
 
+def test_split_screen_with_a_silent_audio_track_has_no_sync_signal(fns, tmp_path):
+    video = media.side_by_side(media.sample_video("bbaf3s"), media.sample_video("lgiz3s"),
+                               str(tmp_path / "loud.mp4"))
+    hushed = str(tmp_path / "hushed.mp4")
+    media.ffmpeg("-i", video, "-f", "lavfi", "-i", "anullsrc=r=44100:cl=mono", "-map", "0:v",
+                 "-map", "1:a", "-shortest", "-c:v", "copy", "-c:a", "aac", hushed)
+    clips, failures, tracks = _run(fns, hushed, _words("bbaf3s"))
+    assert tracks.has_audio and len(tracks.faces.faces) == 2
+    assert clips == []
+    assert [f["reason"] for f in failures] == ["no_sync_signal"] * 6
+
+
 def test_three_faces_in_a_shot_are_each_tracked(fns, tmp_path):
     path = str(tmp_path / "three.mp4")
     media.ffmpeg("-i", media.sample_video("bbaf3s"), "-i", media.sample_video("lgiz3s"),

@@ -133,6 +133,16 @@ def test_cue_past_the_end_of_the_audio(aligner):
     assert "cue 4" in failures[0].detail
 
 
+def test_more_words_than_the_audio_can_hold_fail_to_align(aligner):
+    # 20 words in a 0.1 s cue: its 1.1 s of audio (0.5 s padding each side) is too short
+    # for their phones even at one 10 ms frame per state, so no path exists.
+    words = tuple("the quick brown fox jumps over the lazy dog again and again and again "
+                  "until the end of time itself".split())
+    aligned, failures = _align(aligner, "bbaf3s", Cue(0, 1.0, 1.1, " ".join(words), words))
+    assert aligned == []
+    assert [f.reason for f in failures] == ["alignment_failed"] * len(words)
+
+
 def test_aligner_must_be_loaded():
     with pytest.raises(RuntimeError, match="load"):
         CueAligner().decode(decode_audio(media.sample_video(), duration=0.5), ("bin",))

@@ -22,7 +22,8 @@ import cv2
 import numpy as np
 
 from pipelines.preprocess.landmarks.base import LandmarkBackend
-from pipelines.preprocess.landmarks.tracker import box_iou, points_box
+from pipelines.preprocess.landmarks.tracker import (box_from_extent, box_iou, box_offsets,
+                                                      points_box)
 
 _MIN_DRIFT_IOU = 0.5
 # A box whose pixels vary less than this (grey levels, standard deviation) holds no face:
@@ -78,7 +79,7 @@ class _OpenTrack:
     points: list = field(default_factory=list)
 
     def predicted_box(self) -> np.ndarray:
-        return _box_from_extent(points_box(self.last), self.offsets)
+        return box_from_extent(points_box(self.last), self.offsets)
 
     def add(self, points: np.ndarray | None) -> None:
         self.points.append(points)
@@ -91,16 +92,6 @@ class _OpenTrack:
         fitted = np.array([p is not None for p in self.points], dtype=bool)
         return FaceTrack(self.track_id, self.shot, self.first_frame,
                          stacked.astype(np.float32), fitted)
-
-
-def _box_offsets(box: np.ndarray, extent: np.ndarray) -> np.ndarray:
-    size = np.maximum(extent[2:] - extent[:2], 1.0)
-    return (box - extent) / np.tile(size, 2)
-
-
-def _box_from_extent(extent: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    size = np.maximum(extent[2:] - extent[:2], 1.0)
-    return extent + offsets * np.tile(size, 2)
 
 
 def _contrast(frame: np.ndarray, box: np.ndarray) -> float:
@@ -149,7 +140,7 @@ class FaceTracks:
         if _contrast(frame, box) < _MIN_FACE_CONTRAST:
             return None
         points = self._backend.fit_landmarks(frame, box)
-        if box_iou(box, _box_from_extent(points_box(points), offsets)) < _MIN_DRIFT_IOU:
+        if box_iou(box, box_from_extent(points_box(points), offsets)) < _MIN_DRIFT_IOU:
             return None
         return points
 
@@ -174,7 +165,7 @@ class FaceTracks:
     def _start_track(self, frame_index: int, shot: int, box: np.ndarray,
                      points: np.ndarray) -> None:
         track = _OpenTrack(self._next_id, shot, frame_index,
-                           _box_offsets(box, points_box(points)), points)
+                           box_offsets(box, points_box(points)), points)
         track.add(points)
         self._next_id += 1
         self._open.append(track)
@@ -189,7 +180,7 @@ class FaceTracks:
                 box = boxes[matched[position]]
                 points = self._backend.fit_landmarks(frame, box)
                 if _jump(track.last, points) <= self._rule.max_jump:
-                    track.offsets = _box_offsets(box, points_box(points))
+                    track.offsets = box_offsets(box, points_box(points))
                     track.misses = 0
                     track.add(points)
                     keep.append(track)

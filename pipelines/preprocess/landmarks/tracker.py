@@ -1,4 +1,6 @@
-"""Detect on a subset of frames, track in between.
+"""Detect on a subset of frames, track in between: one face (the job follows every face
+with face_tracks.FaceTracks and finds cuts with shots.py; this single-face tracker serves
+the landmark and active-speaker benchmarks, whose recorded figures it produced).
 
 Face detection is the slow step (a HOG or CNN detector over the whole frame); fitting
 68 points inside a known box is fast. The tracker runs the detector every
@@ -43,12 +45,14 @@ def _thumbnail(frame: np.ndarray) -> np.ndarray:
     return cv2.resize(frame, _THUMBNAIL_SIZE, interpolation=cv2.INTER_AREA).astype(np.int16)
 
 
-def _box_offsets(box: np.ndarray, extent: np.ndarray) -> np.ndarray:
+def box_offsets(box: np.ndarray, extent: np.ndarray) -> np.ndarray:
+    """A detector box relative to the landmark extent it holds, in extent widths/heights."""
     size = np.maximum(extent[2:] - extent[:2], 1.0)
     return (box - extent) / np.tile(size, 2)
 
 
-def _box_from_extent(extent: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+def box_from_extent(extent: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """The detector-shaped box around a landmark extent, given `box_offsets`."""
     size = np.maximum(extent[2:] - extent[:2], 1.0)
     return extent + offsets * np.tile(size, 2)
 
@@ -91,7 +95,7 @@ class FaceTracker:
     def _pick_box(self, boxes: np.ndarray) -> np.ndarray:
         # Stay with the face we were following; otherwise take the largest (the speaker).
         if self._points is not None:
-            previous = _box_from_extent(points_box(self._points), self._offsets)
+            previous = box_from_extent(points_box(self._points), self._offsets)
             overlaps = [box_iou(previous, box) for box in boxes]
             if max(overlaps) > 0:
                 return boxes[int(np.argmax(overlaps))]
@@ -105,7 +109,7 @@ class FaceTracker:
             return None
         box = self._pick_box(boxes).astype(np.float64)
         points = self._backend.fit_landmarks(frame, box)
-        self._offsets = _box_offsets(box, points_box(points))
+        self._offsets = box_offsets(box, points_box(points))
         self._since_detection = 1
         self._points = points
         return points
@@ -114,9 +118,9 @@ class FaceTracker:
         """Landmarks float32 [68, 2] of the followed face in this frame, or None if none found."""
         if self._is_cut(frame) or self._points is None or self._since_detection >= self._detect_every:
             return self._detect_and_fit(frame)
-        box = _box_from_extent(points_box(self._points), self._offsets)
+        box = box_from_extent(points_box(self._points), self._offsets)
         points = self._backend.fit_landmarks(frame, box)
-        fitted_box = _box_from_extent(points_box(points), self._offsets)
+        fitted_box = box_from_extent(points_box(points), self._offsets)
         if box_iou(box, fitted_box) < _MIN_TRACK_IOU:
             return self._detect_and_fit(frame)
         self._points = points
