@@ -91,7 +91,9 @@ CONTEXT_FEATURES = (
     Feature(SPEAKER, "bytes", 1, "speaker id when the input names one, else empty"),
     Feature(SHOW, "bytes", 1, "show (programme) when the input names one, else empty"),
     Feature(SPLIT, "bytes", 1, "train, val or test"),
-    Feature(GROUP, "bytes", 1, "key the split was drawn by: video:<id>, speaker:<id> or show:<id>"),
+    Feature(GROUP, "bytes", 1, "key the split was drawn by: video:<id>, folder:<path>, "
+                               "programme:<id>, youtube:<id>, group:<name>, speaker:<id> or "
+                               "show:<id>"),
     Feature(LABEL, "int64", 1, "index of the word in the vocabulary (transform_fn)"),
     Feature(AUGMENT_COPY, "int64", 1, "0 for an original clip, k for its k-th augmented copy"),
     Feature(FACE_SIZE, "float32", 1, "median outer-eye-corner distance, source pixels"),

@@ -44,10 +44,13 @@ def test_grid_layout_pairs_video_with_align_in_sibling_folder(tmp_path):
     listing = list_inputs(str(tmp_path))
 
     assert listing.videos == (
+        # One folder of videos: each video is its own group.
         VideoInput(video=str(tmp_path / "s1/video/bbaf2n.mpg"), video_id="s1/video/bbaf2n",
-                   transcript=str(tmp_path / "s1/align/bbaf2n.align")),
+                   transcript=str(tmp_path / "s1/align/bbaf2n.align"),
+                   group="video:s1/video/bbaf2n"),
         VideoInput(video=str(tmp_path / "s1/video/bbaf3s.mpg"), video_id="s1/video/bbaf3s",
-                   transcript=str(tmp_path / "s1/align/bbaf3s.align")),
+                   transcript=str(tmp_path / "s1/align/bbaf3s.align"),
+                   group="video:s1/video/bbaf3s"),
     )
     assert listing.orphan_transcripts == ()
 
@@ -222,10 +225,12 @@ def test_csv_manifest_resolves_paths_against_its_folder(tmp_path, monkeypatch):
     assert listing == InputListing(
         videos=(
             VideoInput(video=str(data / "clips/a.mp4"), video_id="clips/a",
-                       transcript=str(data / "text/a.txt"), speaker="s7", split="train"),
+                       transcript=str(data / "text/a.txt"), speaker="s7", split="train",
+                       group="video:clips/a"),
             # An empty transcript cell is paired the way a folder would be.
             VideoInput(video=str(data / "clips/b.mp4"), video_id="clips/b",
-                       transcript=str(data / "clips/b.align"), speaker="s8", split="test"),
+                       transcript=str(data / "clips/b.align"), speaker="s8", split="test",
+                       group="video:clips/b"),
         ),
         orphan_transcripts=())
 
@@ -239,7 +244,7 @@ def test_csv_manifest_with_only_a_video_column_and_a_bom(tmp_path):
 
     assert listing.videos == (
         VideoInput(video=str(tmp_path / "video/x.mpg"), video_id="video/x",
-                   transcript=str(tmp_path / "align/x.align")),)
+                   transcript=str(tmp_path / "align/x.align"), group="video:video/x"),)
 
 
 def test_jsonl_manifest_auto_pairs_a_row_without_transcript(tmp_path):
@@ -259,16 +264,18 @@ def test_jsonl_manifest_auto_pairs_a_row_without_transcript(tmp_path):
     listing = list_manifest(str(manifest))
 
     assert listing.videos == (
+        # Two folders hold videos (`s1/video` and the manifest's parent): each is a group.
         VideoInput(video=str(tmp_path / "s1/video/bbaf2n.mpg"), video_id="s1/video/bbaf2n",
                    transcript=str(tmp_path / "s1/align/bbaf2n.align"), speaker="s1",
-                   split="train"),
+                   split="train", group="folder:s1/video"),
         VideoInput(video=str(tmp_path / "s1/video/bbaf3s.mpg"), video_id="s1/video/bbaf3s",
-                   transcript=str(tmp_path / "elsewhere/custom.json"), split="val"),
+                   transcript=str(tmp_path / "elsewhere/custom.json"), split="val",
+                   group="folder:s1/video"),
         VideoInput(video=str(tmp_path / "s1/video/no_text.mpg"), video_id="s1/video/no_text",
-                   transcript=None, speaker="0"),
+                   transcript=None, speaker="0", group="folder:s1/video"),
         # Absolute paths and URLs are kept as given.
         VideoInput(video=str(outside), video_id=f"../{tmp_path.name}-outside",
-                   transcript="gs://bucket/outside.txt"),
+                   transcript="gs://bucket/outside.txt", group="folder:.."),
     )
     assert listing.orphan_transcripts == ()
 

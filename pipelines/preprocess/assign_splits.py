@@ -1,4 +1,9 @@
-"""Stage: give every clip its split (train/val/test) by its group, never splitting a group."""
+"""Stage: give every clip its split (train/val/test) by its group, never splitting a group.
+
+The group is the one `--split_by` asks for: by default (`folder`) the group the input's
+layout gave the clip (`clip.group`, from its VideoInput), else its video, speaker or show.
+The written `group` is the key the split was drawn by.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from pipelines.preprocess.dead_letters import COUNTER_NAMESPACE, DEAD_LETTER, dead_letter, failure
-from pipelines.preprocess.splits import SplitRatios, group_key, named_split, split_of_group
+from pipelines.preprocess.splits import SplitRatios, clip_split, group_key
 from schemas.clip import ClipRecord
 
 STAGE = "split"
@@ -29,8 +34,9 @@ class AssignSplitFn(beam.DoFn):
 
     def process(self, clip: ClipRecord):
         try:
-            group = group_key(clip.video_id, clip.speaker, self._split_by, clip.show)
-            split = named_split(clip.split) if clip.split else split_of_group(group, self._ratios)
+            group = group_key(clip.video_id, clip.speaker, self._split_by, clip.show,
+                              clip.group)
+            split = clip_split(clip.split, group, self._ratios)
         except ValueError as err:
             yield dead_letter(failure(clip.source_video, STAGE, "bad_split", str(err),
                                       video_id=clip.video_id, word=clip.word,

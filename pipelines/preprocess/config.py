@@ -41,7 +41,8 @@ class PreprocessConfig:
     # Dataset building.
     train_fraction: float = 0.8        # share of groups in train; val next; test the rest
     val_fraction: float = 0.1
-    split_by: str = "video"            # group key of the split: video or speaker
+    split_by: str = "folder"           # group key of the split: the input's layout (folder),
+                                       # or video, speaker, show
     vocab_size: int = 500              # top-K words by count (LRW: 500)
     min_word_count: int = 1            # words with fewer train clips are out of vocabulary
     augment_copies: int = 0            # extra augmented copies of each train clip

@@ -121,7 +121,7 @@ class CropWordClipsFn(beam.DoFn):
             landmarks=smoothed.astype(np.float32), landmark_detected=fitted,
             crop_transform=np.stack([transforms[(int(i), track_id)] for i in frames]).astype(
                 np.float32),
-            speaker=video.speaker, show=video.show, split=video.split,
+            speaker=video.speaker, show=video.show, split=video.split, group=video.group,
             face_size=quality.face_size, yaw=quality.yaw, landmark_jitter=quality.jitter,
             sharpness=quality.sharpness, video_start=tracks.faces.video_start,
             shot=placed.shot, face_track=track_id, candidate_faces=placed.candidate_faces,

@@ -31,12 +31,14 @@ _HELP = {
     "end_tolerance": "seconds a word may end past the video's end (clamped); beyond: dead letter",
     "num_shards": "number of TFRecord shards (0: let the runner decide)",
     "gzip_level": "GZIP level of the TFRecords, 1 (fastest) to 9 (smallest)",
-    "max_failure_fraction": "share of failed words above which the run exits with an error",
-    "train_fraction": "share of groups (videos or speakers) in the train split",
+    "max_failure_fraction": "share of words that failed (not those dropped on purpose or with "
+                            "no clip) above which the run exits with an error",
+    "train_fraction": "share of groups in the train split",
     "val_fraction": "share of groups in the val split; test takes the rest",
-    "split_by": "group key of the splits: video, speaker or show (from a manifest's speaker or "
-                "show column); inputs that name their own split (a split column, or LRW's "
-                "WORD/train/ folders) keep it",
+    "split_by": "group key of the splits: folder (the input's layout: LRS2 programme, LRS3 "
+                "YouTube id, else the video's source folder), video, speaker or show (from a "
+                "manifest's columns); corpus splits (LRW/LRS folders, LRS2 lists, a split "
+                "column) are kept, and trainval/pretrain material never reaches test",
     "vocab_size": "vocabulary size: the most frequent words of the train split (LRW: 500)",
     "min_word_count": "words with fewer train clips than this are out of vocabulary",
     "augment_copies": "augmented copies written per train clip (0: none)",

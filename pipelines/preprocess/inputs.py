@@ -2,10 +2,12 @@
 
 A folder is searched recursively. A video's transcript is the file with the same
 stem and a transcript suffix, beside it or in a sibling folder (GRID keeps `video/`
-and `align/` side by side). A manifest is a CSV (header row) or JSON Lines file with
-a `video` column and optional `transcript`, `speaker`, `show` and `split` columns; relative
-paths are relative to the manifest. Transcripts that no video claims are listed so
-that the run can report them instead of ignoring them.
+and `align/` side by side); in a recognised corpus layout (LRW, LRS2, LRS3), only beside
+it. A manifest is a CSV (header row) or JSON Lines file with a `video` column and
+optional `transcript`, `speaker`, `show`, `group` and `split` columns; relative paths are
+relative to the manifest. Each video's split and group come from the layout of the paths
+(`layouts.py`) unless a manifest names them. Transcripts that no video claims are listed
+so that the run can report them instead of ignoring them.
 """
 
 from __future__ import annotations
@@ -17,17 +19,24 @@ import os
 from collections import defaultdict
 from dataclasses import dataclass
 
+from pipelines.preprocess.layouts import Placement, recognise_layout
 from pipelines.preprocess.transcripts import TRANSCRIPT_SUFFIXES
 
 VIDEO_SUFFIXES = (".mp4", ".mpg", ".mpeg", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".ts",
                   ".flv", ".wmv")
 MANIFEST_SUFFIXES = (".csv", ".jsonl")
-FOLDER_SPLITS = ("train", "val", "test")
 
 
 @dataclass(frozen=True)
 class VideoInput:
-    """One video to process. `transcript` is None when none was found."""
+    """One video to process. `transcript` is None when none was found.
+
+    `split` is the input's own split: `train`, `val`, `test`, training material
+    (`trainval`, `pretrain`: train, or val with its group) or empty (drawn by group).
+    `group` is the source that must stay in one split (`programme:<id>`, `youtube:<id>`,
+    `folder:<path>`, `video:<id>`, a manifest's `group:<name>`); clips carry it to the
+    split stage.
+    """
 
     video: str
     video_id: str
@@ -35,6 +44,7 @@ class VideoInput:
     speaker: str = ""
     show: str = ""
     split: str = ""
+    group: str = ""
 
 
 @dataclass(frozen=True)
@@ -78,11 +88,13 @@ def _sibling_folders(folder: str) -> list[str]:
             if os.path.isdir(os.path.join(parent, n)) and os.path.join(parent, n) != folder]
 
 
-def find_transcript(video: str, index: dict[tuple[str, str], list[str]]) -> str | None:
+def find_transcript(video: str, index: dict[tuple[str, str], list[str]],
+                    beside_only: bool = False) -> str | None:
     """The video's transcript: same stem, beside it first, else in a sibling folder."""
     folder, name = os.path.split(video)
     stem = os.path.splitext(name)[0]
-    for candidate_folder in [folder] + _sibling_folders(folder):
+    folders = [folder] if beside_only else [folder] + _sibling_folders(folder)
+    for candidate_folder in folders:
         if index.get((candidate_folder, stem)):
             return index[(candidate_folder, stem)][0]
     return None
@@ -98,24 +110,23 @@ def _video_ids(videos: list[str], root: str) -> list[str]:
             for vid, v in zip(bare, videos)]
 
 
-def folder_split(video_id: str) -> str:
-    """The split a folder layout names (LRW: WORD/train/WORD_00001), else empty."""
-    folders = video_id.split("/")[:-1]
-    return next((f for f in reversed(folders) if f in FOLDER_SPLITS), "")
-
-
 def list_folder(root: str) -> InputListing:
-    """Videos under `root` (recursively) with their transcripts."""
+    """Videos under `root` (recursively) with their transcripts, splits and groups."""
     if not os.path.isdir(root):
         raise ValueError(f"input folder {root!r} does not exist or is not a folder")
     paths = _walk(root)
-    index = _transcript_index(paths)
     videos = [p for p in paths if _suffix(p) in VIDEO_SUFFIXES]
-    transcripts = [find_transcript(v, index) for v in videos]
+    video_ids = _video_ids(videos, root)
+    layout = recognise_layout(video_ids, root)
+    lists = {os.path.normpath(p) for p in layout.list_files}
+    index = _transcript_index([p for p in paths if os.path.normpath(p) not in lists])
+    transcripts = [find_transcript(v, index, layout.transcripts_beside) for v in videos]
     claimed = {t for t in transcripts if t}
     orphans = tuple(p for group in index.values() for p in group if p not in claimed)
-    listed = tuple(VideoInput(video=v, video_id=vid, transcript=t, split=folder_split(vid))
-                   for v, vid, t in zip(videos, _video_ids(videos, root), transcripts))
+    listed = tuple(VideoInput(video=v, video_id=vid, transcript=t, split=place.split,
+                              group=place.group)
+                   for v, vid, t, place in zip(videos, video_ids, transcripts,
+                                               layout.placements))
     return InputListing(videos=listed, orphan_transcripts=tuple(sorted(orphans)))
 
 
@@ -149,6 +160,12 @@ def _resolve(path: str, base: str) -> str:
     return os.path.normpath(os.path.join(base, path))
 
 
+def _named_group(value) -> str:
+    """A manifest's `group` cell as a group key (empty where the cell is)."""
+    name = _text(value)
+    return f"group:{name}" if name else ""
+
+
 def list_manifest(path: str) -> InputListing:
     """Videos named by a CSV or JSON Lines manifest."""
     if _suffix(path) not in MANIFEST_SUFFIXES:
@@ -156,15 +173,18 @@ def list_manifest(path: str) -> InputListing:
     base = os.path.dirname(os.path.abspath(path))
     rows = _manifest_rows(path)
     videos = [_resolve(row["video"], base) for row in rows]
+    video_ids = _video_ids(videos, base)
+    given = [Placement(_text(row.get("split")), _named_group(row.get("group"))) for row in rows]
+    layout = recognise_layout(video_ids, base, given)
     index = _transcript_index([p for v in videos for p in _nearby_files(v)])
     listed = []
-    for row, video, video_id in zip(rows, videos, _video_ids(videos, base)):
+    for row, video, video_id, place in zip(rows, videos, video_ids, layout.placements):
         transcript = (_resolve(row["transcript"], base) if row.get("transcript")
-                      else find_transcript(video, index))
+                      else find_transcript(video, index, layout.transcripts_beside))
         listed.append(VideoInput(video=video, video_id=video_id, transcript=transcript,
                                  speaker=_text(row.get("speaker")),
                                  show=_text(row.get("show")),
-                                 split=_text(row.get("split"))))
+                                 split=place.split, group=place.group))
     return InputListing(videos=tuple(listed), orphan_transcripts=())
 
 

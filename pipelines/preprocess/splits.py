@@ -1,9 +1,13 @@
 """Leak-free train/val/test splits: every clip of a group lands in the same split.
 
-The group is the source video by default, or the speaker or the show when the input
-names them and `--split_by speaker` or `--split_by show` asks for it. A group's split follows from a SHA-256 of its key
-alone, so it is the same on every run, machine and runner, and adding videos never
-moves an existing group. Inputs that already name a split (LRW) keep it.
+The group is, by default (`--split_by folder`), the source the input's layout names: an
+LRS2 programme, an LRS3 YouTube id, a video's folder, or the video alone where there is
+no folder to go by (`layouts.py`), or a manifest's `group` column. `--split_by video`,
+`speaker` or `show` group by the video file, or by the speaker or show a manifest names.
+A group's split follows from a SHA-256 of its key alone, so it is the same on every run,
+machine and runner, and adding videos never moves an existing group. Inputs that name a
+split (LRW's folders, LRS2's lists, LRS3's `test/`, a manifest's column) keep it; training
+material (`trainval`, `pretrain`) goes to train, or to val with its group, never to test.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ import hashlib
 from dataclasses import dataclass
 
 SPLITS = ("train", "val", "test")
-SPLIT_KEYS = ("video", "speaker", "show")
+SPLIT_KEYS = ("folder", "video", "speaker", "show")
+TRAINING_MATERIAL = ("trainval", "pretrain")
 _HASH_SPACE = float(2**64)
 
 
@@ -50,8 +55,15 @@ def split_of_group(group: str, ratios: SplitRatios) -> str:
     return "test"
 
 
-def group_key(video_id: str, speaker: str, split_by: str, show: str = "") -> str:
-    """The key a clip is grouped by; raises ValueError when it cannot be had."""
+def group_key(video_id: str, speaker: str, split_by: str, show: str = "",
+              group: str = "") -> str:
+    """The key a clip is grouped by; raises ValueError when it cannot be had.
+
+    `group` is the input's own group (`programme:<id>`, `folder:<path>`, ...) that
+    `split_by="folder"` takes; a clip whose input named none is its own group.
+    """
+    if split_by == "folder":
+        return group or f"video:{video_id}"
     if split_by == "video":
         return f"video:{video_id}"
     named = {"speaker": speaker, "show": show}
@@ -63,9 +75,24 @@ def group_key(video_id: str, speaker: str, split_by: str, show: str = "") -> str
 
 
 def named_split(name: str) -> str:
-    """The input's own split name, normalised (LRW's 'trainval' is not a split; 'validation' is val)."""
+    """The input's own split name, normalised ('validation' is val; 'trainval' is not a split)."""
     normal = {"train": "train", "val": "val", "validation": "val", "test": "test"}
     key = name.strip().lower()
     if key not in normal:
-        raise ValueError(f"unknown split {name!r}: use one of train, val (validation), test")
+        raise ValueError(f"unknown split {name!r}: use one of train, val (validation), test, "
+                         f"or training material ({', '.join(TRAINING_MATERIAL)})")
     return normal[key]
+
+
+def clip_split(named: str, group: str, ratios: SplitRatios) -> str:
+    """train, val or test for a clip whose input names `named` (maybe empty) in `group`.
+
+    A named split is kept; training material (`trainval`, `pretrain`) goes to val when its
+    group's hash falls in the val share and to train otherwise, never to test; an empty
+    name is drawn from the group's hash.
+    """
+    if not named:
+        return split_of_group(group, ratios)
+    if named.strip().lower() in TRAINING_MATERIAL:
+        return "val" if split_of_group(group, ratios) == "val" else "train"
+    return named_split(named)
