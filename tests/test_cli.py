@@ -9,6 +9,7 @@ import sys
 import pytest
 from PIL import Image
 
+from lipflow.commands import preprocess as preprocess_command
 from tests import media
 
 
@@ -60,7 +61,8 @@ def test_preprocess_then_contact_sheet(tmp_path):
     result = lipflow("preprocess", "--input", _grid_folder(tmp_path / "in", ["bbaf3s", "lgiz3s"]),
                      "--output", str(output))
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "2 videos, 12 words -> 12 clips written, 0 words failed" in result.stdout
+    assert ("2 videos, 12 words -> 12 clips written, 0 words failed, 0 dropped, "
+            "0 without a clip") in result.stdout
     manifest = json.load(open(output / "manifest.json"))
     assert manifest["words"]["written"] == 12 and manifest["balanced"]
     assert "Traceback" not in result.stderr
@@ -83,4 +85,55 @@ def test_a_run_where_everything_fails_is_an_error(tmp_path):
     assert result.returncode == 1
     assert "no clip was written" in result.stderr
     letters = (tmp_path / "out" / "dead_letters.jsonl").read_text().splitlines()
-    assert [json.loads(line)["reason"] for line in letters] == ["not_a_video"]
+    assert [(json.loads(line)["reason"], json.loads(line)["kind"]) for line in letters] == [
+        ("not_a_video", "failure")]
+
+
+@pytest.mark.slow
+def test_an_open_vocabulary_run_with_a_tiny_vocabulary_succeeds_and_reports_its_drops(tmp_path):
+    # 18 words: blue, at, three and soon are said twice, the others once. A vocabulary of
+    # two keeps two of the twice-said words: 4 clips, 14 words dropped as out of vocabulary.
+    output = tmp_path / "out"
+    result = lipflow("preprocess", "--input",
+                     _grid_folder(tmp_path / "in", ["bbaf3s", "lgiz3s", "pbai7a"]),
+                     "--output", str(output), "--vocab_size", "2", "--train_fraction", "1.0",
+                     "--val_fraction", "0.0", "--direct_running_mode", "in_memory")
+    assert result.returncode == 0, result.stderr[-3000:]
+    words = json.load(open(output / "manifest.json"))["words"]
+    assert (words["written"], words["failed"], words["dropped"], words["no_clip"]) == (4, 0, 14, 0)
+    assert "4 clips written, 0 words failed, 14 dropped, 0 without a clip" in result.stdout
+
+
+def _outcome(written, failed, dropped, no_clip):
+    """A manifest's accounting part: words by outcome and the dead letters behind them."""
+    words = {"seen": written + failed + dropped + no_clip, "written": written,
+             "failed": failed, "dropped": dropped, "no_clip": no_clip}
+    lost = {"detect_landmarks/corrupt_video": failed, "vocabulary/out_of_vocabulary": dropped,
+            "crop_mouths/no_face": no_clip}
+    return {"balanced": True, "words": words, "videos": {"seen": 3, "failed": 1},
+            "failed_words": lost,
+            "failures": {**lost, "detect_landmarks/corrupt_video": 1},
+            "reason_kinds": {"detect_landmarks/corrupt_video": "failure",
+                             "vocabulary/out_of_vocabulary": "dropped",
+                             "crop_mouths/no_face": "no_clip"}}
+
+
+def test_words_dropped_on_purpose_or_without_a_clip_do_not_fail_the_run(capsys):
+    # An open-vocabulary corpus: most words are out of the vocabulary, few failed.
+    assert preprocess_command._verdict(_outcome(10, 5, 80, 5), 0.5) == 0
+    assert preprocess_command._verdict(_outcome(30, 60, 5, 5), 0.5) == 1
+    assert "60% of words failed" in capsys.readouterr().err
+
+
+def test_summary_shows_failed_dropped_and_no_clip_apart():
+    text = preprocess_command._summary(_outcome(10, 5, 80, 4), "out")
+    assert "3 videos, 99 words -> 10 clips written, 5 words failed, 80 dropped, " \
+           "4 without a clip" in text
+    lines = text.splitlines()
+    failed = lines.index("  failed (counted against --max_failure_fraction):")
+    assert lines[failed + 1] == \
+        "         5 words  detect_landmarks/corrupt_video (in 1 dead letter)"
+    assert lines[failed + 2] == "  dropped on purpose:"
+    assert lines[failed + 3] == "        80 words  vocabulary/out_of_vocabulary"
+    assert lines[failed + 4:failed + 6] == ["  no clip could be cut:",
+                                            "         4 words  crop_mouths/no_face"]

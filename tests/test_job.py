@@ -82,7 +82,8 @@ def test_manifest_accounts_for_every_input(job_output):
     assert manifest["balanced"]
     assert manifest["videos"]["seen"] == 15
     words = manifest["words"]
-    assert words["seen"] == words["written"] + words["failed"]
+    assert words["seen"] == (words["written"] + words["failed"] + words["dropped"]
+                             + words["no_clip"])
     # 3 good + 2 odd names + rotated: 6 words each; huge: 1 word; bad_times: 1 good word.
     assert words["written"] == 6 * 6 + 1 + 1 + manifest["clips_per_video"].get("video/truncated", 0)
     assert manifest["orphan_transcripts"] == 1

@@ -117,3 +117,52 @@ def test_smoothing_averages_within_a_run_with_a_shrinking_window():
 def test_smoothing_rejects_a_bad_window():
     with pytest.raises(ValueError, match="window"):
         smooth_track(np.zeros((3, 1, 2)), np.ones(3, dtype=bool), window=0)
+
+
+# --- even windows: centred, the two end taps at half weight ---------------------------------
+
+def test_an_even_window_keeps_a_ramp_in_place():
+    # Window 4 averages t-2 .. t+2 with weights 1/2, 1, 1, 1, 1/2: the interior of a ramp
+    # is unchanged, where averaging t-2 .. t+1 would move every frame back half a frame.
+    points = _track(np.arange(10) * 2.0)
+    smoothed = smooth_track(points, np.ones(10, dtype=bool), window=4)[:, 0, 0]
+
+    np.testing.assert_allclose(smoothed[2:8], np.arange(2, 8) * 2.0, rtol=0, atol=1e-5)
+    # Run edges: frame 0 has taps 0, 1 (weight 1) and 2 (1/2): (0 + 2 + 0.5 * 4) / 2.5;
+    # frame 1 has taps 0, 1, 2 and 3 (1/2): (0 + 2 + 4 + 0.5 * 6) / 3.5. The end mirrors them.
+    np.testing.assert_allclose(smoothed[[0, 1, 8, 9]], [1.6, 18 / 7, 18 - 18 / 7, 16.4],
+                               rtol=0, atol=1e-5)
+
+
+def test_an_even_window_leaves_a_constant_unchanged_up_to_its_edges():
+    points = np.broadcast_to(np.array([[3.5, -2.0], [10.0, 20.0]]), (20, 2, 2))
+    usable = np.ones(20, dtype=bool)
+    usable[7] = False
+
+    smoothed = smooth_track(points, usable, window=12)
+
+    np.testing.assert_allclose(smoothed[usable], points[usable], rtol=0, atol=1e-5)
+    assert np.all(np.isnan(smoothed[7]))
+
+
+def test_an_even_window_turns_a_step_into_a_symmetric_ramp():
+    # A step from 0 to 10 between frames 4 and 5: with window 4, frame 4 sees taps
+    # 2 (1/2), 3, 4, 5, 6 (1/2) -> (10 + 5) / 4, frame 5 sees 3 (1/2) .. 7 (1/2) -> 25 / 4.
+    points = _track([0.0] * 5 + [10.0] * 5)
+    smoothed = smooth_track(points, np.ones(10, dtype=bool), window=4)[:, 0, 0]
+
+    np.testing.assert_allclose(smoothed, [0, 0, 0, 1.25, 3.75, 6.25, 8.75, 10, 10, 10],
+                               rtol=0, atol=1e-5)
+    np.testing.assert_allclose(smoothed + smoothed[::-1], 10.0, rtol=0, atol=1e-5)
+
+
+def test_an_even_window_never_averages_across_an_unusable_frame():
+    points = _track([0, 3, 6, 12, 99, 1])
+    usable = np.array([True, True, True, True, False, True])
+
+    smoothed = smooth_track(points, usable, window=2)[:, 0, 0]
+
+    # Frame 0: taps 0 (1), 1 (1/2); frame 2: 1 (1/2), 2, 3 (1/2); frame 3: 2 (1/2), 3 and
+    # not 4, which is unusable; frame 5 is a run of its own.
+    np.testing.assert_allclose(smoothed[[0, 1, 2, 3, 5]], [1, 3, 6.75, 10, 1], rtol=0, atol=1e-5)
+    assert np.isnan(smoothed[4])

@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -151,3 +152,50 @@ def test_a_finished_run_is_not_overwritten(trained, dataset):
 def test_bad_data_folder_is_a_clear_error(tmp_path):
     result = lipflow("train", "--data", str(tmp_path), "--output", str(tmp_path / "o"))
     assert result.returncode == 3 and "lipflow train:" in result.stderr
+
+
+def _card(val_clips, test_clips):
+    splits = {"train": {"clips": 8, "groups": 4}, "val": {"clips": val_clips, "groups": 1},
+              "test": {"clips": test_clips, "groups": 1}}
+    return {"splits": splits, "options": {"val_fraction": 0.0}}
+
+
+def test_validation_is_on_val_and_never_on_test():
+    from trainer.train import validation_split
+
+    strict = config_lib.demo()
+    assert validation_split(_card(val_clips=2, test_clips=2), strict) == "val"
+    with pytest.raises(ValueError, match="never validates on test") as caught:
+        validation_split(_card(val_clips=0, test_clips=2), strict)
+    assert "--val_fraction above 0" in str(caught.value)
+    assert "require_validation=false" in str(caught.value)
+    relaxed = config_lib.with_overrides(strict, ["require_validation=false"])
+    assert validation_split(_card(val_clips=0, test_clips=2), relaxed) is None
+
+
+@pytest.fixture(scope="module")
+def dataset_without_val(dataset, tmp_path_factory):
+    """The small dataset with its val clips moved to test, as a --val_fraction 0 run writes."""
+    root = str(tmp_path_factory.mktemp("no_val") / "data")
+    shutil.copytree(dataset, root)
+    val, test = os.path.join(root, "val"), os.path.join(root, "test")
+    os.rename(test, test + ".empty")  # an empty shard, as the job writes for an empty split
+    os.rename(val, test)
+    os.rename(test + ".empty", val)
+    card_path = os.path.join(root, "dataset_info.json")
+    card = json.load(open(card_path))
+    splits = card["splits"]
+    splits["val"], splits["test"] = splits["test"], splits["val"]
+    assert splits["val"]["clips"] == 0 < splits["test"]["clips"]
+    json.dump(card, open(card_path, "w"))
+    return root
+
+
+def test_training_without_val_stops_and_says_what_to_do(dataset_without_val, tmp_path):
+    from trainer.train import train
+
+    output = str(tmp_path / "run")
+    with pytest.raises(ValueError, match="no val clips .* never validates on test"):
+        train(dataset_without_val, config_lib.with_overrides(config_lib.demo(), TINY), output)
+    assert not os.path.exists(output)  # refused before anything was written
+

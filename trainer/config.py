@@ -50,6 +50,8 @@ class TrainConfig:
     steps_per_epoch: int = 0             # 0: one pass over the train split
     mixed_precision: str = "auto"        # auto (on a GPU), on, off
     freeze_front_end: bool = False       # with a warm start: train only what follows the front end
+    require_validation: bool = True      # False: with no val clips, train without validation
+                                         # (no early stopping); test is never validated on
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:

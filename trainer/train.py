@@ -27,7 +27,9 @@ from schemas.clip import SCHEMA_VERSION
 from trainer.models import build_model, front_end_layers
 
 _LOG = logging.getLogger(__name__)
-VALIDATION_SPLITS = ("val", "test")
+# The only split validation, early stopping and best.keras may see. Never test: choosing
+# epochs or a checkpoint on it would make the test scores optimistic.
+VALIDATION_SPLIT = "val"
 
 
 def choose_strategy() -> tf.distribute.Strategy:
@@ -108,8 +110,26 @@ def resumed_epoch(output: str) -> int:
         return int(json.load(handle).get("epoch", 0))
 
 
-def _validation_split(data_dir: str) -> str | None:
-    return next((s for s in VALIDATION_SPLITS if clips_in(data_dir, s) > 0), None)
+def validation_split(card: dict, config: TrainConfig) -> str | None:
+    """The split to validate on, from the dataset card: val when it has clips.
+
+    Without val clips: None (no validation) if `config.require_validation` is off, else
+    ValueError saying how to get a val split. Never test.
+    """
+    if int(card["splits"].get(VALIDATION_SPLIT, {}).get("clips", 0)) > 0:
+        return VALIDATION_SPLIT
+    if not config.require_validation:
+        return None
+    val_fraction = card.get("options", {}).get("val_fraction", "?")
+    train_groups = card["splits"].get("train", {}).get("groups", "?")
+    raise ValueError(
+        f"the dataset has no val clips (made with --val_fraction {val_fraction}; its train "
+        f"split holds {train_groups} groups), and lipflow train never validates on test, "
+        "which would tune early stopping and best.keras on the test split. Run lipflow "
+        "preprocess again with --val_fraction above 0 (val takes whole --split_by groups, so "
+        "it needs several; an input that names its splits needs a val one), or train "
+        "without validation: --set require_validation=false (no early stopping; best.keras "
+        "by training loss)")
 
 
 def _callbacks(config: TrainConfig, output: str, validation: str | None) -> list:
@@ -160,7 +180,7 @@ def _one_hot(classes: int):
 def train(data_dir: str, config: TrainConfig, output: str,
           warm_source: str | None = None) -> dict:
     """Trains, checkpoints every epoch (resuming if a backup exists), exports; returns a summary."""
-    dataset_card(data_dir)  # fails early with a clear message
+    validation = validation_split(dataset_card(data_dir), config)  # fails early, clearly
     split_files(data_dir, "train")
     finished = os.path.join(output, "train_summary.json")
     if os.path.exists(finished) and not os.path.isdir(os.path.join(output, "backup")):
@@ -172,7 +192,6 @@ def train(data_dir: str, config: TrainConfig, output: str,
     classes = len(stats.vocabulary)
     steps = config.steps_per_epoch or max(1, clips_in(data_dir, "train")
                                           // config.input.batch_size)
-    validation = _validation_split(data_dir)
     first_epoch = resumed_epoch(output)
     train_data = make_dataset(data_dir, "train", config.input, stats, training=True,
                               repeat=True, first_pass=first_epoch,
@@ -181,7 +200,8 @@ def train(data_dir: str, config: TrainConfig, output: str,
     val_data = (make_dataset(data_dir, validation, config.input, stats, training=False)
                 .map(_one_hot(classes)) if validation else None)
     if validation is None:
-        _LOG.warning("no val or test clips: training without validation or early stopping")
+        _LOG.warning("no val clips and require_validation=false: training without validation "
+                     "or early stopping; best.keras is chosen by training loss")
     with choose_strategy().scope():
         model = build_and_compile(config, stats, steps, warm_source)
     started = time.perf_counter()

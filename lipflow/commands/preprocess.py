@@ -21,7 +21,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     "each frame to a mean face, crops the grey mouth region and cuts a fixed "
                     "window around each word inside its shot. Long programmes are processed "
                     "in chunks of whole shots. Writes clips-*.tfrecord.gz, "
-                    "dead_letters.jsonl (every failure with its reason), shots.jsonl (the "
+                    "dead_letters.jsonl (every word that failed, was dropped or had no clip, with its reason), shots.jsonl (the "
                     "cuts of each video) and manifest.json (accounts for every input) into "
                     "--output. Flags this command does not "
                     "know are passed to Apache Beam (e.g. --runner DataflowRunner --project P "
@@ -31,12 +31,35 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
+def _dead_letter_lines(manifest: dict) -> list[str]:
+    """Words lost per stage/reason, under the heading of their kind."""
+    from pipelines.preprocess.dead_letters import DROPPED, FAILURE, NO_CLIP
+
+    headings = ((FAILURE, "failed (counted against --max_failure_fraction):"),
+                (DROPPED, "dropped on purpose:"), (NO_CLIP, "no clip could be cut:"))
+    lines = []
+    for kind, heading in headings:
+        keys = [k for k in manifest["failures"] if manifest["reason_kinds"][k] == kind]
+        if keys:
+            lines.append(f"  {heading}")
+        lines += [_reason_line(k, manifest["failed_words"][k], manifest["failures"][k])
+                  for k in keys]
+    return lines
+
+
+def _reason_line(key: str, words: int, letters: int) -> str:
+    # A video lost whole is one dead letter for all of its words.
+    grouped = "" if letters == words else f" (in {letters} dead letter{'s' * (letters != 1)})"
+    return f"    {words:6d} words  {key}{grouped}"
+
+
 def _summary(manifest: dict, output: str) -> str:
     words, videos = manifest["words"], manifest["videos"]
     lines = [f"lipflow preprocess: {videos['seen']} videos, {words['seen']} words -> "
-             f"{words['written']} clips written, {words['failed']} words failed "
-             f"({videos['failed']} videos failed whole)"]
-    lines += [f"  {count:6d}  {reason}" for reason, count in manifest["failures"].items()]
+             f"{words['written']} clips written, {words['failed']} words failed, "
+             f"{words['dropped']} dropped, {words['no_clip']} without a clip "
+             f"({videos['failed']} videos lost whole)"]
+    lines += _dead_letter_lines(manifest)
     lines += [f"  clips:        {output}/{{train,val,test}}/clips-*.tfrecord.gz",
               f"  transform:    {output}/transform_fn (vocabulary, label ids, pixel statistics)",
               f"  dead letters: {output}/dead_letters.jsonl",
@@ -81,16 +104,18 @@ def _verdict(manifest: dict, max_failure_fraction: float) -> int:
     words = manifest["words"]
     if not manifest["balanced"]:
         print("lipflow preprocess: the manifest does not balance (words seen != written + "
-              "failed); this is a bug, please report it with the manifest", file=sys.stderr)
+              "failed + dropped + no_clip); this is a bug, please report it with the manifest",
+              file=sys.stderr)
         return EXIT_FAILED_RUN
     if words["written"] == 0:
         print("lipflow preprocess: no clip was written; see dead_letters.jsonl for why",
               file=sys.stderr)
         return EXIT_FAILED_RUN
+    # Only failures count: words dropped on purpose or without a clip are the data's nature.
     failed_share = words["failed"] / max(words["seen"], 1)
     if failed_share > max_failure_fraction:
         print(f"lipflow preprocess: {failed_share:.0%} of words failed, more than "
-              f"--max_failure_fraction {max_failure_fraction}; see dead_letters.jsonl",
-              file=sys.stderr)
+              f"--max_failure_fraction {max_failure_fraction}; see the dead letters of kind "
+              "failure in dead_letters.jsonl", file=sys.stderr)
         return EXIT_FAILED_RUN
     return EXIT_OK

@@ -11,8 +11,9 @@ from lipflow.commands.exit_codes import EXIT_BAD_SETUP, EXIT_OK
 def add_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "train", help="train a model on a preprocessed dataset and export it",
-        description="Trains a model on DATA/train (validating on DATA/val, or DATA/test when "
-                    "val is empty), checkpointing every epoch. Rerunning the same command after "
+        description="Trains a model on DATA/train, validating on DATA/val (never on test: "
+                    "without val clips it stops, unless --set require_validation=false), "
+                    "checkpointing every epoch. Rerunning the same command after "
                     "an interruption resumes from the last finished epoch. Writes "
                     "OUTPUT/checkpoints, OUTPUT/logs (TensorBoard, history.csv), "
                     "OUTPUT/export (SavedModel + model.keras + vocabulary.txt) and "

@@ -1,10 +1,12 @@
 """Stage 5: the run's manifest, which accounts for every input.
 
 Each outcome becomes a small event (a video seen, the words a transcript holds, a clip
-written, a failure and the words it ends); one combine turns them into counts for
+written, a dead letter and the words it ends); one combine turns them into counts for
 which `videos.seen == videos.processed + videos.failed` and
-`words.seen == words.written + words.failed` must hold. `balanced` records whether
-they do; the command line refuses to call an unbalanced run a success.
+`words.seen == words.written + words.failed + words.dropped + words.no_clip` must hold.
+A dead letter's words go to `failed`, `dropped` or `no_clip` by its kind (the table is
+`dead_letters.KIND_BY_REASON`). `balanced` records whether the words add up; the command
+line refuses to call an unbalanced run a success.
 """
 
 from __future__ import annotations
@@ -15,7 +17,11 @@ from collections import Counter
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
+from pipelines.preprocess.dead_letters import DROPPED, FAILURE, NO_CLIP, kind_of
 from schemas.clip import SCHEMA_VERSION
+
+# manifest["words"] key of the words each kind of dead letter ends
+WORDS_KEY = {FAILURE: "failed", DROPPED: "dropped", NO_CLIP: "no_clip"}
 
 
 def video_seen_event(video) -> dict:
@@ -24,7 +30,7 @@ def video_seen_event(video) -> dict:
 
 def words_seen_event(job) -> dict:
     # Every word the transcript accounts for: for subtitles, every cue word (aligned later
-    # or dead-lettered by the align-subtitles stage), so seen = written + failed holds.
+    # or dead-lettered by the align-subtitles stage), so seen = written + dead letters holds.
     return {"kind": "words", "count": job.transcript.word_count}
 
 
@@ -34,7 +40,11 @@ def clip_written_event(clip) -> dict:
 
 
 def failure_event(record: dict) -> dict:
-    return {"kind": "failure", "key": f"{record['stage']}/{record['reason']}",
+    """The event of one dead letter (of any kind: failure, dropped, no_clip)."""
+    if record["kind"] not in WORDS_KEY:
+        raise ValueError(f"dead letter of unknown kind {record['kind']!r}: {record!r}")
+    return {"kind": "dead_letter", "key": f"{record['stage']}/{record['reason']}",
+            "outcome": record["kind"],
             "words": record["words_affected"], "video_id": record["video_id"],
             # Failures not tied to a video (a transcript with no video) count under failures only.
             "video_level": record["word_index"] < 0 and bool(record["video_id"])}
@@ -54,9 +64,9 @@ class SummarizeOutcomesFn(beam.CombineFn):
             acc["words.seen"] += event["count"]
         elif kind == "clip":
             self._add_clip(acc, event)
-        elif kind == "failure":
+        elif kind == "dead_letter":
             acc["failures:" + event["key"]] += 1
-            acc["words.failed"] += event["words"]
+            acc["words." + WORDS_KEY[event["outcome"]]] += event["words"]
             acc["failed_words:" + event["key"]] += event["words"]
             if event["video_level"]:
                 acc["videos.failed"] += 1
@@ -115,21 +125,24 @@ def build_manifest(counts: dict, run_info: dict) -> dict:
     """The manifest document from the combined counts and what the launcher knows."""
     videos_seen = counts.get("videos.seen", 0)
     videos_failed = counts.get("videos.failed", 0)
-    words = {"seen": counts.get("words.seen", 0), "written": counts.get("words.written", 0),
-             "failed": counts.get("words.failed", 0)}
+    words = {"seen": counts.get("words.seen", 0), "written": counts.get("words.written", 0)}
+    words.update({key: counts.get("words." + key, 0) for key in WORDS_KEY.values()})
     videos = {"seen": videos_seen, "processed": videos_seen - videos_failed,
               "failed": videos_failed}
+    failures = _prefixed(counts, "failures:")
     return {
         "schema_version": SCHEMA_VERSION,
         **run_info,
         "videos": videos,
         "words": words,
-        "balanced": words["seen"] == words["written"] + words["failed"],
+        "balanced": words["seen"] == words["written"] + sum(
+            words[key] for key in WORDS_KEY.values()),
         "clips_per_video": _prefixed(counts, "clips_per_video:"),
         "splits": split_counts(counts),
         "words_per_split": _nested(counts, "split_words:"),
-        "failures": _prefixed(counts, "failures:"),
+        "failures": failures,
         "failed_words": _prefixed(counts, "failed_words:"),
+        "reason_kinds": {key: kind_of(*key.split("/", 1)) for key in failures},
     }
 
 

@@ -102,12 +102,19 @@ def _run_bounds(usable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def smooth_track(points: np.ndarray, usable: np.ndarray, window: int) -> np.ndarray:
     """Centred moving average of a track that never crosses an unusable frame.
 
+    Frame t averages the taps t - h .. t + h, h = window // 2. An odd window weighs every
+    tap 1; an even window weighs the two end taps (t - h and t + h) 1/2 and the others 1,
+    so its weights still add up to `window` frames and it is centred on t, without the
+    half-frame shift of averaging t - h .. t + h - 1 (window 12: t - 6 and t + 6 count
+    half, t - 5 .. t + 5 fully). Taps outside the contiguous usable run holding t are left
+    out and the remaining weights renormalised: the window is cut short on that side
+    only, so near a run's first and last frames the mean leans towards the run's interior
+    (smoothing keeps its strength there instead of leaving edge frames raw).
+
     Args:
       points: float [T, K, 2], landmark (x, y) in pixels per frame.
       usable: bool [T], frames whose points may be used.
-      window: averaging window in frames (>= 1). Frame t averages the frames in
-        [t - window // 2, t - window // 2 + window - 1] that lie in the same
-        contiguous usable run as t, so the window shrinks at run edges.
+      window: averaging window in frames (>= 1).
 
     Returns:
       float32 [T, K, 2]: smoothed points; NaN at every unusable frame (also for
@@ -125,8 +132,16 @@ def smooth_track(points: np.ndarray, usable: np.ndarray, window: int) -> np.ndar
     cumulative = np.concatenate([np.zeros((1,) + masked.shape[1:]), np.cumsum(masked, axis=0)])
     run_first, run_last = _run_bounds(usable)
     frame = np.arange(usable.shape[0])
-    lo = np.maximum(frame - window // 2, run_first)
-    hi = np.minimum(frame - window // 2 + window - 1, run_last)
-    count = np.maximum(hi - lo + 1, 1)[:, None, None]
-    mean = (cumulative[hi + 1] - cumulative[lo]) / count
-    return np.where(usable[:, None, None], mean, np.nan).astype(np.float32)
+    half = int(window) // 2
+    lo = np.maximum(frame - half, run_first)
+    hi = np.minimum(frame + half, run_last)
+    total = cumulative[hi + 1] - cumulative[lo]
+    weight = (hi - lo + 1).astype(np.float64)
+    if window % 2 == 0:
+        for tap in (frame - half, frame + half):  # the two end taps weigh 1/2
+            inside = usable & (tap >= run_first) & (tap <= run_last)
+            end_points = masked[np.clip(tap, 0, frame.size - 1)]
+            total -= 0.5 * inside[:, None, None] * end_points
+            weight -= 0.5 * inside
+    weight = np.where(usable, weight, 1.0)[:, None, None]
+    return np.where(usable[:, None, None], total / weight, np.nan).astype(np.float32)

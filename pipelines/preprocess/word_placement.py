@@ -143,6 +143,15 @@ def _sync(candidates: list[PreparedFace], frames: np.ndarray, energy: np.ndarray
                           rule.min_margin)
 
 
+def _refusal_detail(choice, candidates: int, rule: SpeakerConfig) -> str:
+    scores = ", ".join(f"face {k}: {v:.3f}" for k, v in sorted(choice.scores.items()))
+    if not math.isfinite(choice.margin):
+        return (f"{candidates} faces in the window and no sync score for any of them "
+                f"(silent or flat audio, or too few frames with a face): {scores}")
+    return (f"{candidates} faces in the window; sync scores {scores}; margin "
+            f"{choice.margin:.3f} is under {rule.min_margin}")
+
+
 def place_word(index: int, word: str, start: float, end: float, video: VideoFaces,
                faces: list[PreparedFace], energy: np.ndarray | None, length: int, fps: float,
                end_tolerance: float, max_gap: int, rule: SpeakerConfig) -> PlacedWord:
@@ -171,10 +180,7 @@ def place_word(index: int, word: str, start: float, end: float, video: VideoFace
     choice = _sync(candidates, speaker_span(window, shot, video, rule.span), energy, video.first,
                    rule)
     if choice.track_id is None:
-        scores = ", ".join(f"face {k}: {v:.3f}" for k, v in sorted(choice.scores.items()))
-        raise RecordError(choice.reason, f"{len(candidates)} faces in the window; sync scores "
-                                         f"{scores}; margin {choice.margin:.3f} is under "
-                                         f"{rule.min_margin}")
+        raise RecordError(choice.reason, _refusal_detail(choice, len(candidates), rule))
     placed.face = next(f for f in candidates if str(f.track.track_id) == choice.track_id)
     placed.speaker_score = float(choice.score)
     placed.speaker_margin = float(choice.margin) if len(candidates) > 1 else math.nan
