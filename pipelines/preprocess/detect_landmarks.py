@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 
 import apache_beam as beam
+import numpy as np
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
@@ -63,17 +64,30 @@ def local_copy(path: str):
         yield local.name
 
 
+def _words_near(job: VideoJob, config: PreprocessConfig, video_start: float,
+                frames: FrameRange) -> list[tuple[float, float]]:
+    """(start, end) of the words whose window and context can touch the frames decoded."""
+    words = job.transcript.words
+    if frames.whole:
+        return [(w.start, w.end) for w in words]
+    times = np.array([(w.start, w.end) for w in words], dtype=np.float64).reshape(-1, 2)
+    centres = (times.mean(axis=1) - video_start) * config.fps
+    reach = config.window_length // 2 + config.context_frames + 1
+    near = (centres >= frames.first - reach) & (centres < frames.end + reach)
+    return [tuple(pair) for pair in times[near]]
+
+
 def wanted_ranges(job: VideoJob, config: PreprocessConfig, video_start: float,
                   frames: FrameRange) -> list[tuple[int, int]] | None:
     """Frame ranges to fit; None (every frame) for LRW clips, whose times count from the centre.
 
-    Every word of the video counts, not only the chunk's own: a chunk then fits exactly
-    the frames a whole-video pass would fit there (a neighbour's window context included),
-    so chunked and whole runs give the same tracks.
+    Every word near the decoded frames counts, not only the chunk's own: a chunk then fits
+    exactly the frames a whole-video pass would fit there (a neighbour's window context
+    included), so chunked and whole runs give the same tracks.
     """
     if job.transcript.anchor != "start":
         return None
-    ranges = frames_of_interest(((w.start, w.end) for w in job.transcript.words), video_start,
+    ranges = frames_of_interest(_words_near(job, config, video_start, frames), video_start,
                                 config.fps, config.window_length, config.end_tolerance,
                                 config.context_frames)
     end = frames.end if frames.end is not None else 10**12
