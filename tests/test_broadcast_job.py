@@ -56,7 +56,7 @@ def broadcast_run(tmp_path_factory):
              "split": _grid_words("lgiz3s", first_length / 25)}
     _write_srt(str(folder / "programme.srt"),
                [(words["single"], "ANCHOR: <i>", "</i> [MUSIC]"), (words["split"], "- ", "")])
-    silent = media.h264(split, str(folder / "silent.mp4"))
+    media.h264(split, str(folder / "silent.mp4"))
     _write_srt(str(folder / "silent.srt"), [(_grid_words("lgiz3s", 0.0), "", "")])
     output = str(work / "out")
     result = lipflow("preprocess", "--input", str(folder), "--output", output,
