@@ -159,3 +159,32 @@ def test_unknown_model_name_lists_the_known_ones():
 def test_bad_arguments_are_refused(name, arguments, message):
     with pytest.raises(ValueError, match=message):
         models.build_model(name, **{"num_classes": NUM_CLASSES, **arguments})
+
+
+OVERFIT_CLIPS = 4
+OVERFIT_STEPS = 40
+OVERFIT_LOSS = 0.1
+
+
+@pytest.mark.parametrize("name", models.MODELS)
+def test_every_model_learns_one_small_batch_by_heart(name):
+    # Four different clips, four different words: only a network whose output depends on
+    # its input (not on class priors) can bring the loss near zero.
+    rng = np.random.default_rng(1)
+    batch = {FRAMES: rng.standard_normal((OVERFIT_CLIPS, CLIP_FRAMES, CROP_SIZE, CROP_SIZE, 1),
+                                         dtype=np.float32),
+             BOUNDARY_MASK: np.zeros((OVERFIT_CLIPS, CLIP_FRAMES), np.float32)}
+    batch[BOUNDARY_MASK][:, 10:19] = 1.0
+    labels = np.arange(OVERFIT_CLIPS)
+    keras.utils.set_random_seed(0)
+    model = models.build_model(name, NUM_CLASSES, frames=CLIP_FRAMES, size=CROP_SIZE,
+                               width=WIDTH, use_boundary_mask=True)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    losses = []
+    for _ in range(OVERFIT_STEPS):
+        losses.append(float(model.train_on_batch(batch, labels)))
+        if losses[-1] < OVERFIT_LOSS:
+            break
+    assert losses[0] > 1.0, losses  # it started from a guess
+    assert losses[-1] < OVERFIT_LOSS, f"{name}: loss {losses[-1]:.3f} after {len(losses)} steps"

@@ -17,6 +17,7 @@ import os
 import time
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from trainer import config as config_lib
@@ -132,9 +133,31 @@ def validation_split(card: dict, config: TrainConfig) -> str | None:
         "by training loss)")
 
 
+# A random-number stream per epoch: steps in one epoch draw far fewer numbers than this.
+_DRAWS_PER_EPOCH = 1 << 20
+
+
+class ReseedPerEpoch(keras.callbacks.Callback):
+    """Sets every random layer's (dropout's) seed state to a function of the epoch.
+
+    The backup restores weights and optimizer but not the seed generators' counters, so
+    a resumed run would draw other dropout masks than an uninterrupted one. Setting the
+    state at each epoch's start makes the masks a function of (initial seed, epoch).
+    """
+
+    def on_train_begin(self, logs=None):
+        self._states = [v for v in self.model.variables if v.name == "seed_generator_state"]
+        self._seeds = [v.numpy()[0] for v in self._states]
+
+    def on_epoch_begin(self, epoch, logs=None):
+        for state, seed in zip(self._states, self._seeds):
+            state.assign(np.array([seed, epoch * _DRAWS_PER_EPOCH], dtype=state.dtype))
+
+
 def _callbacks(config: TrainConfig, output: str, validation: str | None) -> list:
     monitor = "val_loss" if validation else "loss"
     callbacks = [
+        ReseedPerEpoch(),
         keras.callbacks.BackupAndRestore(os.path.join(output, "backup")),
         keras.callbacks.ModelCheckpoint(os.path.join(output, "checkpoints", "epoch-{epoch:03d}.keras")),
         keras.callbacks.ModelCheckpoint(os.path.join(output, "checkpoints", "best.keras"),
