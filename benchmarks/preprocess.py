@@ -20,9 +20,11 @@ compared with each other:
   difference gives the marginal rate without the fixed start-up cost (interpreter,
   Beam, TensorFlow import, model load).
 
-Where the job keeps a step behind a private name (`_place_words`, `_energy`, the DoFns'
-loaded models, Beam's `_TFRecordSink` for the baseline), the benchmark calls that name rather than copy
-the step, and it checks its timed landmarks and crops against the job's DoFns.
+The stages call the clip-cutting library the job's DoFns call
+(`pipelines/preprocess/clipping.py`: `place_words`, `speech_energy`, `cut_crops`; and
+`track_faces`, `prepare_faces`), never a copy of a step, and the benchmark checks its
+timed landmarks and crops against the job's DoFns. Beam's stock sink for the baseline
+sits behind a private name (`_TFRecordSink`), which the benchmark calls rather than copy.
 
 Rates are in source frames (frames decoded once per video at the job's 25 fps) per
 second per core. Only the JSON result goes to stdout; logs go to stderr.
@@ -193,29 +195,32 @@ def smooth(tracks, config):
     return prepare_faces(tracks.faces.faces, config.max_gap, config.smooth_window)
 
 
-def placed_words(crop_fn, tracks) -> list:
-    """The video's cuttable words, as CropWordClipsFn places them (speaker chosen)."""
+def placed_words(tracks, config) -> list:
+    """The video's cuttable words, placed by the library as CropWordClipsFn does."""
+    from pipelines.preprocess import clipping
+    from pipelines.preprocess.crop_mouths import word_spans
     from pipelines.preprocess.word_placement import PlacedWord
 
-    energy = crop_fn._energy(tracks.job.input.video, tracks)
-    return [p for p in crop_fn._place_words(tracks, energy) if isinstance(p, PlacedWord)]
+    energy = clipping.speech_energy(tracks.job.input.video, tracks.faces, config.fps,
+                                    tracks.has_audio)
+    outcomes = clipping.place_words(word_spans(tracks, config.fps), tracks.faces, energy, config)
+    return [p for p in outcomes if isinstance(p, PlacedWord)]
 
 
 def crop_frames(frames: list, placed: list, reference, size: int) -> dict:
-    """Mouth crops uint8 [size, size] by (frame, face track), as CropWordClipsFn._cut makes them."""
-    import numpy as np
+    """Word index -> uint8 [T, size, size] crops, cut by the library from decoded frames."""
+    from pipelines.preprocess import clipping
 
-    from pipelines.preprocess.alignment import mouth_crop_transform, warp_crop
+    cuts = list(clipping.cut_crops(iter(frames), clipping.crop_requests(placed), reference, size))
+    if not all(isinstance(cut, clipping.CutCrops) for cut in cuts):
+        raise RuntimeError("the decoded frames did not cover every window")
+    return {placed[cut.request].index: cut.frames for cut in cuts}
 
-    crops = {}
-    for word in placed:
-        for index in word.window.frame_indices:
-            key = (int(index), word.face.track.track_id)
-            if key not in crops:
-                points = word.face.points(np.array([index]))[0]
-                crops[key] = warp_crop(frames[index],
-                                       mouth_crop_transform(points, reference, size), size)
-    return crops
+
+def warped_pairs(placed: list) -> int:
+    """(frame, face track) pairs the crop step warps: each once, however many windows use it."""
+    return len({(int(i), word.face.track.track_id) for word in placed
+                for i in word.window.frame_indices})
 
 
 def job_clips(crop_fn, track) -> tuple[list, int]:
@@ -227,14 +232,14 @@ def job_clips(crop_fn, track) -> tuple[list, int]:
     return clips, len(outcomes) - len(clips)
 
 
-def check_same_crops(clips: list, crops: dict, placed: list) -> None:
+def check_same_crops(clips: list, crops: dict) -> None:
     """Raises if the job's clips hold other pixels than the timed crops."""
     import numpy as np
 
-    windows = {word.index: word.window.frame_indices for word in placed}
+    if len(clips) != len(crops):
+        raise RuntimeError(f"the job cut {len(clips)} clips, the timed crop step {len(crops)}")
     for clip in clips:
-        expected = np.stack([crops[(int(i), clip.face_track)] for i in windows[clip.word_index]])
-        if not np.array_equal(expected, clip.frames):
+        if not np.array_equal(crops[clip.word_index], clip.frames):
             raise RuntimeError(f"the timed crops disagree with CropWordClipsFn on {clip.clip_id!r}")
 
 
@@ -291,8 +296,14 @@ class StageBench:
     def __init__(self, config):
         from pipelines.preprocess.crop_mouths import CropWordClipsFn
         from pipelines.preprocess.detect_landmarks import DetectLandmarksFn
+        from pipelines.preprocess.landmarks import make_backend
+        from pipelines.preprocess.mean_face import mean_face
 
         self.config = config
+        self.backend = make_backend(config.landmarks, upsample=config.upsample,
+                                    device=config.landmark_device)
+        self.backend.load()
+        self.reference = mean_face()
         self.clock = StageClock()
         self.landmark_fn = DetectLandmarksFn(config)
         self.landmark_fn.setup()
@@ -310,24 +321,24 @@ class StageBench:
             frames, report = decode_to_list(video.video, config)
         with clock.time("landmarks"):
             track, tracked, detections = track_landmarks(
-                self.landmark_fn._backend, frames, job, report, config)
+                self.backend, frames, job, report, config)
         if self.counts["videos"] == 0:
             check_same_track(track, self.landmark_fn, job)
         with clock.time("track"):
             smooth(track, config)
-        placed = placed_words(self.crop_fn, track)
+        placed = placed_words(track, config)
         with clock.time("decode", "crop_pass"):
             second_pass_frames = count_frames(video.video, config)
         if second_pass_frames != len(frames):
             raise RuntimeError(f"the two decodes of {video.video!r} differ in length")
         with clock.time("crop"):
-            crops = crop_frames(frames, placed, self.crop_fn._reference, config.crop_size)
+            crops = crop_frames(frames, placed, self.reference, config.crop_size)
         clips, dead = job_clips(self.crop_fn, track)
-        check_same_crops(clips, crops, placed)
+        check_same_crops(clips, crops)
         with clock.time("encode"):
             self.serialized.extend(self._encode(clips))
         self.frames_per_video.append(len(frames))
-        self._count(len(frames), tracked, detections, len(crops), len(clips), dead)
+        self._count(len(frames), tracked, detections, warped_pairs(placed), len(clips), dead)
 
     @staticmethod
     def _encode(clips: list) -> list[bytes]:

@@ -1,5 +1,9 @@
 """Stage 2: decode each video as a stream, find its shots and follow every face in it.
 
+The work is `clipping.track_video`; this stage picks the frames and ranges a work item
+covers (its chunk, the frames near its words), counts, and turns failures into dead
+letters.
+
 The container clock is kept: a probe reads when the first video frame is shown, so a
 video stream that starts after its audio does not shift the words. Only the frames
 that a word window will use (plus context for smoothing and gap filling) go through
@@ -23,14 +27,15 @@ import numpy as np
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
+from pipelines.preprocess import clipping
 from pipelines.preprocess.audio import probe_media
 from pipelines.preprocess.config import PreprocessConfig
 from pipelines.preprocess.dead_letters import COUNTER_NAMESPACE, DEAD_LETTER, dead_letter, failure
-from pipelines.preprocess.decode import DecodeReport, FrameRange, decode_frames
+from pipelines.preprocess.decode import FrameRange
 from pipelines.preprocess.errors import RecordError
 from pipelines.preprocess.landmarks import make_backend
 from pipelines.preprocess.read_transcripts import VideoJob
-from pipelines.preprocess.video_tracks import VideoFaces, frames_of_interest, track_faces
+from pipelines.preprocess.video_tracks import VideoFaces, frames_of_interest
 
 STAGE = "detect_landmarks"
 _LOG = logging.getLogger(__name__)
@@ -121,22 +126,15 @@ class DetectLandmarksFn(beam.DoFn):
         self._backend.load()
 
     def _track(self, path: str, job: VideoJob) -> VideoTracks:
-        config = self._config
-        plan = job.plan
+        config, plan = self._config, job.plan
         media = plan.media if plan is not None else probe_media(path, config.fps)
-        report = DecodeReport()
         frames = frame_range(job, media.video_start)
-        decoded = decode_frames(path, report, config.fps, config.max_side, frames=frames)
-        known_shots = None if plan is None or plan.shot_starts is None else plan.shot_starts
-        faces = track_faces(decoded, self._backend, config.tracking_rule,
-                            wanted_ranges(job, config, media.video_start, frames),
-                            media.video_start,
-                            frames.first, known_shots, None if plan is None else plan.num_frames)
-        if frames.end is not None and faces.end != frames.end:
-            raise RecordError("decode_mismatch", f"decoding frames {frames.first}-{frames.end - 1} "
-                                                 f"gave {faces.decoded_frames} frames")
-        return VideoTracks(job=job, faces=faces, has_audio=media.has_audio,
-                           decode_warnings=report.stderr.strip())
+        tracked = clipping.track_video(
+            path, config, self._backend, wanted_ranges(job, config, media.video_start, frames),
+            media, frames, None if plan is None else plan.shot_starts,
+            None if plan is None else plan.num_frames)
+        return VideoTracks(job=job, faces=tracked.faces, has_audio=tracked.has_audio,
+                           decode_warnings=tracked.decode_warnings)
 
     @staticmethod
     def _failures(job: VideoJob, reason: str, detail: str):
