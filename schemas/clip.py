@@ -1,7 +1,11 @@
 """The word clip record: the one definition of what a lipflow TFRecord holds.
 
 A clip is a `tf.train.SequenceExample`: per-clip facts in the context, per-frame data
-in the feature lists (one entry per frame of the fixed window). The Beam writer
+in the feature lists (one entry per frame of the window). A word clip (`unit` "word")
+has the fixed window around one word; a sentence clip (`unit` "sentence", schema 1.4.0
+on) spans a whole sentence, has as many frames as the sentence needs, and carries its
+word sequence in `words`, `word_starts` and `word_ends` (a word clip holds its one word
+there). Records of 1.3.0, which have no `unit` and no word lists, still parse. The Beam writer
 (`encode_clip`) and the trainer's reader (`parse_clip`) both come from here, and the
 TFMD schema (`schema.pbtxt` beside this file) is generated from the same tables.
 """
@@ -12,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SCHEMA_VERSION = "1.3.0"
+SCHEMA_VERSION = "1.4.0"
 SEQUENCE_STRUCT = "##SEQUENCE##"  # TFMD's name for the feature lists of a SequenceExample
 
 # Context keys.
@@ -50,6 +54,11 @@ SPEAKER_SCORE = "speaker_score"
 SPEAKER_MARGIN = "speaker_margin"
 ASD_SCORE = "asd_score"
 ALIGNMENT_CONFIDENCE = "alignment_confidence"
+UNIT = "unit"
+WORDS = "words"
+WORD_STARTS = "word_starts"
+WORD_ENDS = "word_ends"
+UNIT_WORD, UNIT_SENTENCE = "word", "sentence"
 
 # Sequence (per-frame) keys.
 FRAMES = "frames"
@@ -63,12 +72,17 @@ NUM_LANDMARKS = 68
 
 @dataclass(frozen=True)
 class Feature:
-    """One feature: key, dtype ('bytes', 'int64' or 'float32'), values per entry, meaning."""
+    """One feature: key, dtype ('bytes', 'int64' or 'float32'), values per entry, meaning.
+
+    `size` 0: any number of values (a list). `default`: the value when a record of an
+    older schema lacks the feature (None: the feature is required).
+    """
 
     key: str
     dtype: str
     size: int
     doc: str
+    default: object = None
 
 
 CONTEXT_FEATURES = (
@@ -112,7 +126,14 @@ CONTEXT_FEATURES = (
     Feature(ASD_SCORE, "float32", 1, "active-speaker score from an LRS transcript, else NaN"),
     Feature(ALIGNMENT_CONFIDENCE, "float32", 1,
             "forced-alignment confidence 0..1 of subtitle-derived word times, else NaN"),
+    Feature(UNIT, "bytes", 1, "word (a fixed window around one word) or sentence (a whole "
+                              "sentence; `word` then holds its words joined by spaces)",
+            default=UNIT_WORD),
+    Feature(WORDS, "bytes", 0, "the clip's words in order (a word clip: its one word)"),
+    Feature(WORD_STARTS, "float32", 0, "start of each of `words`, seconds from the video's start"),
+    Feature(WORD_ENDS, "float32", 0, "end of each of `words`, seconds from the video's start"),
 )
+LIST_FEATURES = tuple(f for f in CONTEXT_FEATURES if f.size == 0)
 
 SEQUENCE_FEATURES = (
     Feature(FRAMES, "bytes", 1, "grey mouth crop, raw uint8 row-major [crop_height, crop_width]"),
@@ -163,6 +184,10 @@ class ClipRecord:
     speaker_margin: float = float("nan")
     asd_score: float = float("nan")
     alignment_confidence: float = float("nan")
+    unit: str = UNIT_WORD
+    words: tuple[str, ...] = ()         # empty for a word clip: (word,) is written
+    word_starts: tuple[float, ...] = ()
+    word_ends: tuple[float, ...] = ()
 
     @property
     def interpolated_frames(self) -> int:
@@ -184,7 +209,10 @@ def _context_values(record: ClipRecord) -> dict:
         VIDEO_START: record.video_start, SHOT: record.shot, FACE_TRACK: record.face_track,
         CANDIDATE_FACES: record.candidate_faces, SPEAKER_SCORE: record.speaker_score,
         SPEAKER_MARGIN: record.speaker_margin, ASD_SCORE: record.asd_score,
-        ALIGNMENT_CONFIDENCE: record.alignment_confidence,
+        ALIGNMENT_CONFIDENCE: record.alignment_confidence, UNIT: record.unit,
+        WORDS: list(record.words) or [record.word],
+        WORD_STARTS: list(record.word_starts) or [record.start_time],
+        WORD_ENDS: list(record.word_ends) or [record.end_time],
     }
 
 
@@ -220,6 +248,10 @@ def validate_record(record: ClipRecord) -> None:
     for name, shape in expected.items():
         if getattr(record, name).shape != shape:
             raise ValueError(f"{name} must have shape {shape}, got {getattr(record, name).shape}")
+    if record.unit not in (UNIT_WORD, UNIT_SENTENCE):
+        raise ValueError(f"unit must be {UNIT_WORD!r} or {UNIT_SENTENCE!r}, got {record.unit!r}")
+    if not len(record.words) == len(record.word_starts) == len(record.word_ends):
+        raise ValueError(f"words, word_starts and word_ends differ in length: {record.words!r}")
 
 
 def encode_clip(record: ClipRecord) -> bytes:
@@ -228,7 +260,8 @@ def encode_clip(record: ClipRecord) -> bytes:
 
     validate_record(record)
     context_values = _context_values(record)
-    context = {f.key: _tf_feature(tf, f.dtype, [context_values[f.key]]) for f in CONTEXT_FEATURES}
+    context = {f.key: _tf_feature(tf, f.dtype, context_values[f.key] if f.size == 0
+                                  else [context_values[f.key]]) for f in CONTEXT_FEATURES}
     sequence_values = _sequence_values(record)
     feature_lists = {
         f.key: tf.train.FeatureList(feature=[_tf_feature(tf, f.dtype, row)
@@ -248,7 +281,9 @@ def feature_specs() -> tuple[dict, dict]:
     """(context, sequence) parsing specs for tf.io.parse_single_sequence_example."""
     import tensorflow as tf
 
-    context = {f.key: tf.io.FixedLenFeature([], _tf_dtype(tf, f.dtype)) for f in CONTEXT_FEATURES}
+    context = {f.key: tf.io.VarLenFeature(_tf_dtype(tf, f.dtype)) if f.size == 0
+               else tf.io.FixedLenFeature([], _tf_dtype(tf, f.dtype), default_value=f.default)
+               for f in CONTEXT_FEATURES}
     sequence = {f.key: tf.io.FixedLenSequenceFeature([f.size] if f.size > 1 else [],
                                                      _tf_dtype(tf, f.dtype))
                 for f in SEQUENCE_FEATURES}
@@ -258,7 +293,8 @@ def feature_specs() -> tuple[dict, dict]:
 def parse_clip(serialized):
     """Parses one serialised clip into a dict of tensors (usable inside tf.data.map).
 
-    Context features come out as scalars under their keys; per-frame features as
+    Context features come out as scalars under their keys (`words`, `word_starts` and
+    `word_ends` as vectors); per-frame features as
     `frames` uint8 [T, H, W], `boundary_mask` int64 [T], `landmarks` float32 [T, 68, 2],
     `landmark_detected` int64 [T] and `crop_transform` float32 [T, 2, 3].
     """
@@ -271,6 +307,11 @@ def parse_clip(serialized):
     width = tf.cast(context[CROP_WIDTH], tf.int32)
     frames = tf.io.decode_raw(sequence[FRAMES], tf.uint8)
     parsed = dict(context)
+    for feature in LIST_FEATURES:  # a 1.3.0 record holds its one word in word/start/end_time
+        values = tf.sparse.to_dense(context[feature.key])
+        single = {WORDS: WORD, WORD_STARTS: START_TIME, WORD_ENDS: END_TIME}[feature.key]
+        parsed[feature.key] = tf.cond(tf.size(values) > 0, lambda v=values: v,
+                                      lambda s=single: tf.reshape(context[s], [1]))
     parsed[FRAMES] = tf.reshape(frames, [-1, height, width])
     parsed[BOUNDARY_MASK] = sequence[BOUNDARY_MASK]
     parsed[LANDMARKS] = tf.reshape(sequence[LANDMARKS], [-1, NUM_LANDMARKS, 2])
@@ -285,8 +326,14 @@ _TFMD_TYPES = {"bytes": "BYTES", "int64": "INT", "float32": "FLOAT"}
 def _tfmd_feature(feature: Feature, indent: str) -> str:
     return (f"{indent}feature {{\n{indent}  name: \"{feature.key}\"\n"
             f"{indent}  type: {_TFMD_TYPES[feature.dtype]}\n"
-            f"{indent}  value_count {{ min: {feature.size} max: {feature.size} }}\n"
+            f"{indent}  {_value_count(feature)}\n"
             f"{indent}  annotation {{ comment: \"{feature.doc}\" }}\n{indent}}}\n")
+
+
+def _value_count(feature: Feature) -> str:
+    if feature.size == 0:
+        return "value_count { min: 1 }"
+    return f"value_count {{ min: {feature.size} max: {feature.size} }}"
 
 
 def tfmd_schema_text() -> str:
@@ -310,6 +357,8 @@ def _feature_values(feature, dtype: str) -> list:
 
 
 def _context_scalar(context, spec: Feature):
+    if spec.key not in context.feature:
+        return spec.default
     values = _feature_values(context.feature[spec.key], spec.dtype)
     if len(values) != 1:
         raise ValueError(f"context feature {spec.key!r} has {len(values)} values, expected 1")
@@ -332,12 +381,19 @@ def decode_clip(serialized: bytes) -> dict:
         example.ParseFromString(serialized)
     except DecodeError as err:
         raise ValueError(f"not a SequenceExample: {err}") from err
-    missing = [f.key for f in CONTEXT_FEATURES if f.key not in example.context.feature]
+    missing = [f.key for f in CONTEXT_FEATURES
+               if f.key not in example.context.feature and f.default is None and f.size]
     missing += [f.key for f in (SEQUENCE_FEATURES[0], SEQUENCE_FEATURES[1])
                 if f.key not in example.feature_lists.feature_list]
     if missing:
         raise ValueError(f"record lacks features {missing}")
-    clip = {f.key: _context_scalar(example.context, f) for f in CONTEXT_FEATURES}
+    clip = {f.key: _context_scalar(example.context, f) for f in CONTEXT_FEATURES if f.size}
+    for single, listed in ((WORD, WORDS), (START_TIME, WORD_STARTS), (END_TIME, WORD_ENDS)):
+        spec = next(f for f in LIST_FEATURES if f.key == listed)
+        values = (_feature_values(example.context.feature[listed], spec.dtype)
+                  if listed in example.context.feature else [])
+        values = [v.decode("utf-8") if spec.dtype == "bytes" else v for v in values]
+        clip[listed] = values or [clip[single]]
     height, width = clip[CROP_HEIGHT], clip[CROP_WIDTH]
     rows = example.feature_lists.feature_list
     frames = [b"".join(entry.bytes_list.value) for entry in rows[FRAMES].feature]

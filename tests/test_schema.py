@@ -124,7 +124,16 @@ def _expected_context(record: ClipRecord) -> dict:
         "speaker_margin": float32(record.speaker_margin),
         "asd_score": float32(record.asd_score),
         "alignment_confidence": float32(record.alignment_confidence),
+        "unit": text(record.unit),
     }
+
+
+def _expected_lists(record: ClipRecord) -> dict:
+    """The word lists as tf.data returns them: a word clip lists its one word."""
+    words = record.words or (record.word,)
+    return {"words": [w.encode("utf-8") for w in words],
+            "word_starts": np.float32(record.word_starts or (record.start_time,)),
+            "word_ends": np.float32(record.word_ends or (record.end_time,))}
 
 
 # Round trip ---------------------------------------------------------------------------
@@ -144,7 +153,8 @@ def test_context_features_round_trip(written, index):
     records, _, parsed, spec = written
 
     expected = _expected_context(records[index])
-    assert set(expected) == {f.key for f in CONTEXT_FEATURES}
+    assert set(expected) | set(_expected_lists(records[index])) == {
+        f.key for f in CONTEXT_FEATURES}
     for key, (value, tf_dtype, numpy_type) in expected.items():
         assert spec[key].dtype == tf_dtype, key
         assert spec[key].shape == [], key
@@ -152,6 +162,8 @@ def test_context_features_round_trip(written, index):
         assert type(got) is numpy_type, key
         # Absent measurements (speaker score without audio, ...) are NaN on both sides.
         assert got == value or (np.isnan(got) and np.isnan(value)), key
+    for key, values in _expected_lists(records[index]).items():
+        np.testing.assert_array_equal(parsed[index][key], values)
 
 
 def test_hand_computed_context_of_the_first_clip(written):
@@ -284,7 +296,9 @@ def _assert_features_match(proto_features, table) -> None:
     assert [f.name for f in proto_features] == [f.key for f in table]
     for proto, feature in zip(proto_features, table):
         assert proto.type == _TFMD_TYPES[feature.dtype], feature.key
-        assert (proto.value_count.min, proto.value_count.max) == (feature.size, feature.size)
+        # A list feature has at least one value and no upper bound (max unset reads 0).
+        assert (proto.value_count.min, proto.value_count.max) == (
+            (feature.size, feature.size) if feature.size else (1, 0)), feature.key
         assert list(proto.annotation.comment) == [feature.doc], feature.key
 
 
@@ -326,6 +340,10 @@ def test_numpy_decode_equals_the_tensorflow_parser(written, index):
     expected = parsed[index]
     for feature in CONTEXT_FEATURES:
         want = expected[feature.key]
+        if feature.size == 0:
+            want = [w.decode("utf-8") if isinstance(w, bytes) else float(w) for w in want]
+            assert decoded[feature.key] == pytest.approx(want), feature.key
+            continue
         want = want.decode("utf-8") if isinstance(want, bytes) else want
         assert decoded[feature.key] == pytest.approx(want, nan_ok=True), feature.key
     np.testing.assert_array_equal(decoded["frames"], records[index].frames)

@@ -65,10 +65,12 @@ _LABELS = {
 def _enumerations(job: str) -> dict[str, tuple[str, ...]]:
     """Flags whose values the job checks against a fixed tuple, by flag name."""
     if job == "preprocess":
+        from pipelines.preprocess.config import UNITS
         from pipelines.preprocess.landmarks import BACKENDS
         from pipelines.preprocess.splits import SPLIT_KEYS
 
-        return {"landmarks": tuple(BACKENDS), "split_by": tuple(SPLIT_KEYS)}
+        return {"landmarks": tuple(BACKENDS), "split_by": tuple(SPLIT_KEYS),
+                "unit": tuple(UNITS)}
     from pipelines.evaluate.homophemes import MAPPINGS
     from pipelines.preprocess.splits import SPLITS
 

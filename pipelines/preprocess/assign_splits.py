@@ -14,7 +14,7 @@ from apache_beam.metrics import Metrics
 
 from pipelines.preprocess.dead_letters import COUNTER_NAMESPACE, DEAD_LETTER, dead_letter, failure
 from pipelines.preprocess.splits import SplitRatios, clip_split, group_key
-from schemas.clip import ClipRecord
+from schemas.clip import UNIT_SENTENCE, ClipRecord
 
 STAGE = "split"
 
@@ -40,7 +40,8 @@ class AssignSplitFn(beam.DoFn):
         except ValueError as err:
             yield dead_letter(failure(clip.source_video, STAGE, "bad_split", str(err),
                                       video_id=clip.video_id, word=clip.word,
-                                      word_index=clip.word_index, words_affected=1))
+                                      word_index=clip.word_index,
+                                      words_affected=int(clip.unit != UNIT_SENTENCE)))
             return
         self._count(split)
         yield dataclasses.replace(clip, split=split, group=group)

@@ -12,6 +12,7 @@ from pipelines.preprocess.quality import QualityThresholds
 from pipelines.preprocess.splits import SPLIT_KEYS, SplitRatios
 
 _QUALITY = QualityThresholds()
+UNITS = ("word", "sentence")
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,8 @@ class PreprocessConfig:
     num_shards: int = 0                # TFRecord shards; 0 lets the runner choose
     gzip_level: int = 1                # 1 fastest .. 9 smallest; the default level costs 3x
     max_failure_fraction: float = 0.5  # above this share of failed words the run is an error
+    unit: str = "word"                 # word: word clips; sentence: whole-sentence clips too
+    sentence_margin: int = 2           # frames kept before and after a sentence clip's words
     # Dataset building.
     train_fraction: float = 0.8        # share of groups in train; val next; test the rest
     val_fraction: float = 0.1
@@ -66,6 +69,10 @@ class PreprocessConfig:
             raise ValueError(f"gzip_level must be in 1..9, got {self.gzip_level!r}")
         if self.max_gap < 0 or self.upsample < 0 or self.num_shards < 0:
             raise ValueError("max_gap, upsample and num_shards must be >= 0")
+        if self.unit not in UNITS:
+            raise ValueError(f"unit must be one of {UNITS}, got {self.unit!r}")
+        if self.sentence_margin < 0:
+            raise ValueError(f"sentence_margin must be >= 0, got {self.sentence_margin!r}")
         if self.split_by not in SPLIT_KEYS:
             raise ValueError(f"split_by must be one of {SPLIT_KEYS}, got {self.split_by!r}")
         if self.vocab_size < 1 or self.min_word_count < 1 or self.augment_copies < 0:

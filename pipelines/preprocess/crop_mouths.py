@@ -12,6 +12,7 @@ crop of something or someone else.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import apache_beam as beam
@@ -26,10 +27,15 @@ from pipelines.preprocess.detect_landmarks import VideoTracks, local_copy
 from pipelines.preprocess.errors import RecordError
 from pipelines.preprocess.mean_face import mean_face
 from pipelines.preprocess.quality import measure_quality
-from pipelines.preprocess.word_placement import PlacedWord, video_word_times
-from schemas.clip import ClipRecord
+from pipelines.preprocess.sentences import Sentence, sentence_text, transcript_sentences
+from pipelines.preprocess.windows import span_window
+from pipelines.preprocess.word_placement import (PlacedWord, place_window, prepare_faces,
+                                                 video_word_times)
+from schemas.clip import UNIT_SENTENCE, ClipRecord
 
 STAGE = "crop_mouths"
+SENTENCE_STAGE = "crop_sentences"
+SENTENCES = "sentences"  # the tagged output of sentence clips (--unit sentence)
 
 
 def clip_id(video_id: str, index: int, word: str) -> str:
@@ -81,6 +87,32 @@ def word_clip(tracks: VideoTracks, placed: PlacedWord, cut: clipping.CutCrops,
         alignment_confidence=_optional(getattr(timing, "confidence", None)))
 
 
+def sentence_id(video_id: str, index: int) -> str:
+    return f"{video_id}#s{index:04d}"
+
+
+def _nan_stat(values: list, reduce) -> float:
+    finite = [float(v) for v in values if v is not None and math.isfinite(v)]
+    return float(reduce(finite)) if finite else math.nan
+
+
+def sentence_clip(tracks: VideoTracks, sentence: Sentence, placed: PlacedWord,
+                  cut: clipping.CutCrops, fps: float) -> ClipRecord:
+    """The ClipRecord of a placed sentence: its words listed, timed on the container clock."""
+    record = word_clip(tracks, placed, cut, fps)
+    transcript, video = tracks.job.transcript, tracks.job.input
+    timings = [transcript.words[p] for p in sentence.positions]
+    times = [video_word_times(w.start, w.end, transcript.anchor, tracks.faces, fps)
+             for w in timings]
+    start = tracks.faces.video_start
+    return dataclasses.replace(
+        record, clip_id=sentence_id(video.video_id, sentence.index), word_index=sentence.index,
+        unit=UNIT_SENTENCE, words=tuple(w.word for w in timings),
+        word_starts=tuple(a + start for a, _ in times), word_ends=tuple(b + start for _, b in times),
+        asd_score=_nan_stat([getattr(w, "asd_score", None) for w in timings], np.mean),
+        alignment_confidence=_nan_stat([getattr(w, "confidence", None) for w in timings], min))
+
+
 class CropWordClipsFn(beam.DoFn):
     """VideoTracks -> ClipRecord per word; words that cannot be cut are dead letters."""
 
@@ -102,10 +134,10 @@ class CropWordClipsFn(beam.DoFn):
                        word=tracks.job.transcript.words[index].word,
                        word_index=tracks.job.word_number(index), words_affected=1)
 
-    def _placed_words(self, path: str, tracks: VideoTracks, placed: list[PlacedWord]):
+    def _placed_words(self, tracks: VideoTracks, energy: np.ndarray | None,
+                      placed: list[PlacedWord]):
         """Fills `placed` with the cuttable words; yields dead letters for the others."""
         config = self._config
-        energy = clipping.speech_energy(path, tracks.faces, config.fps, tracks.has_audio)
         for outcome in clipping.place_words(word_spans(tracks, config.fps), tracks.faces, energy,
                                             config, self._speaker):
             if isinstance(outcome, clipping.Unplaced):
@@ -115,11 +147,91 @@ class CropWordClipsFn(beam.DoFn):
                 placed.append(outcome)
                 self._chosen.inc(int(outcome.candidate_faces > 1))
 
-    def _clips_of(self, path: str, tracks: VideoTracks, placed: list[PlacedWord]):
+    def _sentence_failure(self, tracks: VideoTracks, sentence: Sentence, reason: str,
+                          detail: str) -> dict:
+        video = tracks.job.input
+        record = failure(video.video, SENTENCE_STAGE, reason, detail, video_id=video.video_id,
+                         word=" ".join(sentence.spoken), word_index=sentence.index)
+        return {**record, "unit": UNIT_SENTENCE}
+
+    def _owned_sentences(self, tracks: VideoTracks):
+        """Yields (sentence, None) for each sentence this work item cuts, else (sentence, why).
+
+        A sentence belongs to the work item owning its first word; one whose words lie in
+        several chunks (a shot longer than a chunk) is refused, not cut in parts. Sentences
+        with no timed word are reported by the video's first work item.
+        """
+        owned = set(tracks.job.word_indices)
+        plan = tracks.job.plan
+        first_item = plan is None or plan.chunk is None or plan.chunk.core_first == 0
+        for sentence in transcript_sentences(tracks.job.transcript):
+            if not sentence.positions:
+                if first_item:
+                    yield sentence, ("words_untimed", f"none of its {len(sentence.spoken)} "
+                                                      "words has times (see their dead letters)")
+            elif sentence.positions[0] not in owned:
+                continue
+            elif not owned.issuperset(sentence.positions):
+                yield sentence, ("sentence_spans_chunks", "its words lie in two chunks of a "
+                                                          "long shot; raise --chunk_seconds")
+            elif not sentence.complete:
+                yield sentence, ("words_untimed", f"{len(sentence.positions)} of "
+                                                  f"{len(sentence.spoken)} words have times "
+                                                  "(see the others' dead letters)")
+            else:
+                yield sentence, None
+
+    def _place_sentence(self, tracks: VideoTracks, sentence: Sentence, faces: list,
+                        energy: np.ndarray | None) -> PlacedWord:
+        config, transcript = self._config, tracks.job.transcript
+        first, last = (transcript.words[p] for p in (sentence.positions[0], sentence.positions[-1]))
+        start, _ = video_word_times(first.start, first.end, transcript.anchor, tracks.faces,
+                                    config.fps)
+        _, end = video_word_times(last.start, last.end, transcript.anchor, tracks.faces,
+                                  config.fps)
+        window = span_window(start, end, tracks.faces.num_frames, config.sentence_margin,
+                                 config.fps, config.end_tolerance)
+        # The sync score spans at least the whole sentence.
+        rule = dataclasses.replace(self._speaker, span=max(self._speaker.span,
+                                                           window.frame_indices.shape[0]))
+        return place_window(sentence.positions[0], sentence_text(transcript, sentence), start,
+                            end, window, tracks.faces, faces, energy, config.max_gap, rule)
+
+    def _placed_sentences(self, tracks: VideoTracks, energy: np.ndarray | None,
+                          placed: list[tuple[Sentence, PlacedWord]]):
+        """Fills `placed` with the cuttable sentences; yields dead letters for the others."""
+        faces = None
+        for sentence, refusal in self._owned_sentences(tracks):
+            if refusal is None:
+                faces = faces or prepare_faces(tracks.faces.faces, self._config.max_gap,
+                                               self._config.smooth_window)
+                try:
+                    placed.append((sentence, self._place_sentence(tracks, sentence, faces,
+                                                                  energy)))
+                    continue
+                except RecordError as err:
+                    reason = ("sentence_crosses_cut" if err.reason == "word_crosses_cut"
+                              else err.reason)
+                    refusal = (reason, err.detail)
+            yield dead_letter(self._sentence_failure(tracks, sentence, *refusal))
+
+    def _clips_of(self, path: str, tracks: VideoTracks, placed: list[PlacedWord],
+                  sentences: list[tuple[Sentence, PlacedWord]]):
+        """Word clips, sentence clips (tagged) and failures, from one decode for both."""
         config = self._config
         frames = clipping.decode_for_cut(path, tracks.faces, config)
-        for outcome in clipping.cut_crops(frames, clipping.crop_requests(placed),
-                                          self._reference, config.crop_size, tracks.faces.first):
+        requests = clipping.crop_requests(placed + [p for _, p in sentences])
+        for outcome in clipping.cut_crops(frames, requests, self._reference, config.crop_size,
+                                          tracks.faces.first):
+            if outcome.request >= len(placed):
+                sentence, where = sentences[outcome.request - len(placed)]
+                if isinstance(outcome, clipping.Uncut):
+                    yield dead_letter(self._sentence_failure(tracks, sentence, "decode_mismatch",
+                                                             outcome.detail))
+                else:
+                    yield beam.pvalue.TaggedOutput(SENTENCES, sentence_clip(
+                        tracks, sentence, where, outcome, config.fps))
+                continue
             word = placed[outcome.request]
             if isinstance(outcome, clipping.Uncut):
                 yield self._word_failure(tracks, word.index, "decode_mismatch", outcome.detail)
@@ -130,25 +242,40 @@ class CropWordClipsFn(beam.DoFn):
         video = tracks.job.input
         emitted: set[int] = set()
         placed: list[PlacedWord] = []
+        sentences: list[tuple[Sentence, PlacedWord]] = []
+        cut_sentences: set[int] = set()
         try:
             with local_copy(video.video) as path:
-                yield from self._placed_words(path, tracks, placed)
-                if not placed:
+                config = self._config
+                energy = clipping.speech_energy(path, tracks.faces, config.fps, tracks.has_audio)
+                yield from self._placed_words(tracks, energy, placed)
+                if config.unit == UNIT_SENTENCE:
+                    yield from self._placed_sentences(tracks, energy, sentences)
+                if not placed and not sentences:
                     return
-                for outcome in self._clips_of(path, tracks, placed):
+                for outcome in self._clips_of(path, tracks, placed, sentences):
                     if isinstance(outcome, ClipRecord):
                         emitted.add(outcome.word_index)
                         self._clips.inc()
+                        yield outcome
+                    elif isinstance(outcome, beam.pvalue.TaggedOutput):
+                        if outcome.tag == SENTENCES:
+                            cut_sentences.add(outcome.value.word_index)
                         yield outcome
                     else:
                         yield dead_letter(outcome)
         except RecordError as err:
             for left in (p for p in placed if tracks.job.word_number(p.index) not in emitted):
                 yield dead_letter(self._word_failure(tracks, left.index, err.reason, err.detail))
+            for sentence, _ in sentences:
+                if sentence.index not in cut_sentences:
+                    yield dead_letter(self._sentence_failure(tracks, sentence, err.reason,
+                                                             err.detail))
 
 
 class CropMouths(beam.PTransform):
-    """PCollection[VideoTracks] -> main: ClipRecord, dead_letter: failures."""
+    """PCollection[VideoTracks] -> main: word ClipRecords, sentences: sentence ClipRecords
+    (with --unit sentence; else empty), dead_letter: failures."""
 
     def __init__(self, config: PreprocessConfig):
         super().__init__()
@@ -156,4 +283,4 @@ class CropMouths(beam.PTransform):
 
     def expand(self, tracks):
         return tracks | "CutWordClips" >> beam.ParDo(CropWordClipsFn(self._config)).with_outputs(
-            DEAD_LETTER, main="clips")
+            DEAD_LETTER, SENTENCES, main="clips")

@@ -45,6 +45,15 @@ KIND_BY_REASON: dict[tuple[str, str], str] = {
     ("align_subtitles", "invalid_cue_times"): NO_CLIP,
     ("align_subtitles", "cue_outside_audio"): NO_CLIP,
     ("align_subtitles", "not_in_dictionary"): NO_CLIP,
+    # Whole-sentence clips (--unit sentence): each takes no word with it (words_affected 0).
+    ("crop_sentences", "ambiguous_speaker"): DROPPED,
+    ("crop_sentences", "no_sync_signal"): DROPPED,
+    ("crop_sentences", "no_face"): NO_CLIP,
+    ("crop_sentences", "words_untimed"): NO_CLIP,
+    ("crop_sentences", "sentence_crosses_cut"): NO_CLIP,
+    ("crop_sentences", "sentence_spans_chunks"): NO_CLIP,
+    ("crop_sentences", "invalid_word_times"): NO_CLIP,
+    ("crop_sentences", "word_outside_video"): NO_CLIP,
 }
 
 

@@ -35,7 +35,8 @@ from pipelines.preprocess.decode import FrameRange
 from pipelines.preprocess.errors import RecordError
 from pipelines.preprocess.landmarks import make_backend
 from pipelines.preprocess.read_transcripts import VideoJob
-from pipelines.preprocess.video_tracks import VideoFaces, frames_of_interest
+from pipelines.preprocess.sentences import transcript_sentences
+from pipelines.preprocess.video_tracks import VideoFaces, frames_of_interest, merged_ranges
 
 STAGE = "detect_landmarks"
 _LOG = logging.getLogger(__name__)
@@ -95,9 +96,27 @@ def wanted_ranges(job: VideoJob, config: PreprocessConfig, video_start: float,
     ranges = frames_of_interest(_words_near(job, config, video_start, frames), video_start,
                                 config.fps, config.window_length, config.end_tolerance,
                                 config.context_frames)
+    if config.unit == "sentence":
+        ranges = merged_ranges(ranges + sentence_ranges(job, config, video_start))
     end = frames.end if frames.end is not None else 10**12
     return [(max(lo, frames.first), min(hi, end - 1)) for lo, hi in ranges
             if hi >= frames.first and lo < end]
+
+
+def sentence_ranges(job: VideoJob, config: PreprocessConfig,
+                    video_start: float) -> list[tuple[int, int]]:
+    """Frames a sentence clip may use (its words, margin and landmark context), per sentence:
+    a pause inside a sentence can lie beyond every word window."""
+    words, ranges = job.transcript.words, []
+    reach = config.sentence_margin + config.context_frames + 1
+    for sentence in transcript_sentences(job.transcript):
+        if not sentence.positions:
+            continue
+        start = words[sentence.positions[0]].start - video_start
+        end = words[sentence.positions[-1]].end - video_start
+        if 0 <= start < end:
+            ranges.append((max(int(start * config.fps) - reach, 0), int(end * config.fps) + reach))
+    return ranges
 
 
 def frame_range(job: VideoJob, video_start: float) -> FrameRange:

@@ -33,6 +33,10 @@ _HELP = {
     "gzip_level": "GZIP level of the TFRecords, 1 (fastest) to 9 (smallest)",
     "max_failure_fraction": "share of words that failed (not those dropped on purpose or with "
                             "no clip) above which the run exits with an error",
+    "unit": "word: a fixed window around every word; sentence: also one clip per sentence "
+            "(a subtitle cue, or a word-timed transcript as a whole) of variable length, "
+            "labelled with its word sequence, under sentences/",
+    "sentence_margin": "frames kept before the first and after the last word of a sentence clip",
     "train_fraction": "share of groups in the train split",
     "val_fraction": "share of groups in the val split; test takes the rest",
     "split_by": "group key of the splits: folder (the input's layout: LRS2 programme, LRS3 "

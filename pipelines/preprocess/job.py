@@ -3,6 +3,7 @@
   inputs -> ReadTranscripts -> AlignSubtitles (word times for subtitle cues)
          -> PlanChunks (long programmes in chunks) -> DetectLandmarks
          -> CropMouths (shot list -> WriteShotLists) -> FilterQuality
+            (sentence clips, --unit sentence: -> AssignSentenceSplits -> WriteSentences)
          -> AssignSplits -> AttachLabels (vocabulary from AnalyzeVocabulary on train)
          -> AugmentTrain -> WriteClips per split
   every stage's failures -> WriteDeadLetters; every outcome -> WriteManifest
@@ -42,7 +43,7 @@ from pipelines.preprocess.shot_list import WriteShotLists
 from pipelines.preprocess.splits import SPLITS
 from pipelines.preprocess.vocabulary import AnalyzeVocabulary, AttachLabels
 from pipelines.preprocess.write_clips import WriteClips
-from schemas.layout import CLIP_FILE_PATTERN, CLIPS_PREFIX, TRANSFORM_DIR
+from schemas.layout import CLIP_FILE_PATTERN, CLIPS_PREFIX, SENTENCES_DIR, TRANSFORM_DIR
 
 DEAD_LETTERS_FILE = "dead_letters.jsonl"
 MANIFEST_FILE = "manifest.json"
@@ -103,11 +104,14 @@ def build_pipeline(pipeline: beam.Pipeline, listing: InputListing, config: Prepr
     for name, part in zip(SPLITS, parts):
         part | f"Write{name.capitalize()}Clips" >> WriteClips(
             FileSystems.join(output, name, CLIPS_PREFIX), config.num_shards, config.gzip_level)
+    # Sentence outputs only when asked for: no empty sentences/ folder in a word dataset.
+    sentences = (write_sentences(cropped.sentences, config, output)
+                 if config.unit == "sentence" else None)
     orphans = pipeline | "ListOrphanTranscripts" >> beam.Create(orphan_failures(listing))
     failures = ((orphans, parsed[DEAD_LETTER], aligned[DEAD_LETTER], planned[DEAD_LETTER],
                  tracked[DEAD_LETTER],
-                 cropped[DEAD_LETTER],
-                 checked[DEAD_LETTER], split[DEAD_LETTER], labelled[DEAD_LETTER])
+                 cropped[DEAD_LETTER], checked[DEAD_LETTER], split[DEAD_LETTER],
+                 labelled[DEAD_LETTER]) + ((sentences[DEAD_LETTER],) if sentences is not None else ())
                 | "AllFailures" >> beam.Flatten())
     failures | "WriteDeadLetters" >> WriteDeadLetters(FileSystems.join(output, DEAD_LETTERS_FILE))
     events = (
@@ -115,9 +119,25 @@ def build_pipeline(pipeline: beam.Pipeline, listing: InputListing, config: Prepr
          parsed.jobs | "WordEvents" >> beam.Map(manifest.words_seen_event),
          final | "ClipEvents" >> beam.Map(manifest.clip_written_event),
          failures | "FailureEvents" >> beam.Map(manifest.failure_event))
+        + ((sentences.clips | "SentenceEvents" >> beam.Map(manifest.clip_written_event),)
+           if sentences is not None else ())
         | "AllEvents" >> beam.Flatten())
     events | "WriteManifest" >> manifest.WriteManifest(
         FileSystems.join(output, MANIFEST_FILE), run_info)
+
+
+def write_sentences(sentences, config: PreprocessConfig, output: str):
+    """Sentence clips get their video's split and go to sentences/<split>/ (no vocabulary:
+    their label is the word sequence). Returns the split stage's outputs."""
+    split = sentences | "AssignSentenceSplits" >> AssignSplits(config.split_ratios,
+                                                               config.split_by)
+    parts = split.clips | "PartitionSentencesBySplit" >> beam.Partition(
+        lambda clip, _: SPLITS.index(clip.split), len(SPLITS))
+    for name, part in zip(SPLITS, parts):
+        part | f"Write{name.capitalize()}Sentences" >> WriteClips(
+            FileSystems.join(output, SENTENCES_DIR, name, CLIPS_PREFIX), config.num_shards,
+            config.gzip_level)
+    return split
 
 
 def check_backend(config: PreprocessConfig) -> dict[str, str]:

@@ -36,7 +36,7 @@ def words_seen_event(job) -> dict:
 
 def clip_written_event(clip) -> dict:
     return {"kind": "clip", "video_id": clip.video_id, "split": clip.split, "word": clip.word,
-            "group": clip.group, "copy": clip.augment_copy}
+            "group": clip.group, "copy": clip.augment_copy, "unit": clip.unit}
 
 
 def failure_event(record: dict) -> dict:
@@ -46,6 +46,7 @@ def failure_event(record: dict) -> dict:
     return {"kind": "dead_letter", "key": f"{record['stage']}/{record['reason']}",
             "outcome": record["kind"],
             "words": record["words_affected"], "video_id": record["video_id"],
+            "sentence": record.get("unit") == "sentence",
             # Failures not tied to a video (a transcript with no video) count under failures only.
             "video_level": record["word_index"] < 0 and bool(record["video_id"])}
 
@@ -68,6 +69,8 @@ class SummarizeOutcomesFn(beam.CombineFn):
             acc["failures:" + event["key"]] += 1
             acc["words." + WORDS_KEY[event["outcome"]]] += event["words"]
             acc["failed_words:" + event["key"]] += event["words"]
+            if event.get("sentence"):
+                acc["sentences." + WORDS_KEY[event["outcome"]]] += 1
             if event["video_level"]:
                 acc["videos.failed"] += 1
         else:
@@ -77,6 +80,10 @@ class SummarizeOutcomesFn(beam.CombineFn):
     @staticmethod
     def _add_clip(acc: Counter, event: dict) -> None:
         split = event.get("split", "")
+        if event.get("unit") == "sentence":  # sentence clips account for no word of their own
+            acc["sentences.written"] += 1
+            acc[f"split_sentences:{split}"] += 1
+            return
         acc[f"split_clips:{split}"] += 1
         if event.get("copy", 0):
             acc[f"split_augmented:{split}"] += 1
@@ -121,6 +128,13 @@ def split_counts(counts: dict) -> dict:
                     "groups": len(groups.get(split, {}))} for split in clips}
 
 
+def sentence_counts(counts: dict) -> dict:
+    """Sentence clips (--unit sentence) written per split, and those not cut by kind."""
+    written = _prefixed(counts, "split_sentences:")
+    not_cut = {key: counts.get("sentences." + key, 0) for key in WORDS_KEY.values()}
+    return {"written": counts.get("sentences.written", 0), "per_split": written, **not_cut}
+
+
 def build_manifest(counts: dict, run_info: dict) -> dict:
     """The manifest document from the combined counts and what the launcher knows."""
     videos_seen = counts.get("videos.seen", 0)
@@ -143,6 +157,7 @@ def build_manifest(counts: dict, run_info: dict) -> dict:
         "failures": failures,
         "failed_words": _prefixed(counts, "failed_words:"),
         "reason_kinds": {key: kind_of(*key.split("/", 1)) for key in failures},
+        "sentences": sentence_counts(counts),
     }
 
 

@@ -77,6 +77,11 @@ def frames_of_interest(words: Iterable[tuple[float, float]], video_start: float,
             continue
         ranges.append((max(window.first_frame - context, 0),
                        window.first_frame + window_length - 1 + context))
+    return merged_ranges(ranges)
+
+
+def merged_ranges(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Inclusive frame ranges sorted, with overlapping or touching ones joined."""
     merged: list[tuple[int, int]] = []
     for lo, hi in sorted(ranges):
         if merged and lo <= merged[-1][1] + 1:

@@ -131,6 +131,34 @@ def word_window(start: float, end: float, n_frames: int, length: int = 29,
     )
 
 
+def span_window(start: float, end: float, n_frames: int, margin: int, fps: float = 25.0,
+                end_tolerance: float = 0.08) -> WordWindow:
+    """A window over every frame of [start, end) seconds and `margin` frames either side.
+
+    For spans of any length (a whole sentence): the window starts `margin` frames before
+    the span's first frame and ends `margin` after its last; the boundary mask marks the
+    span. Edges beyond the video repeat its edge frames, as for words. Raises RecordError
+    as `word_window` does.
+    """
+    if int(margin) != margin or margin < 0:
+        raise ValueError(f"margin must be an integer >= 0 frames, got {margin!r}")
+    _check_video_args(n_frames, 1, fps, end_tolerance)
+    n_frames, margin = int(n_frames), int(margin)
+    end = _checked_end(start, end, n_frames, fps, end_tolerance)
+    span_first, span_last = _word_frames(start, end, n_frames, fps)
+    first_frame = span_first - margin
+    unclamped = first_frame + np.arange(span_last - span_first + 1 + 2 * margin, dtype=np.int64)
+    frame_indices = np.clip(unclamped, 0, n_frames - 1)
+    boundary_mask = ((unclamped >= span_first) & (unclamped <= span_last)).astype(np.uint8)
+    frame_indices.setflags(write=False)
+    boundary_mask.setflags(write=False)
+    return WordWindow(
+        frame_indices=frame_indices, boundary_mask=boundary_mask, first_frame=int(first_frame),
+        word_first_frame=int(span_first), word_last_frame=int(span_last),
+        padded_before=int(np.count_nonzero(unclamped < 0)),
+        padded_after=int(np.count_nonzero(unclamped > n_frames - 1)))
+
+
 def clamp_to_shot(window: WordWindow, first: int, last: int) -> WordWindow:
     """The window with positions outside frames [first, last] (one shot) repeating its edges.
 

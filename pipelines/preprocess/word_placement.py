@@ -116,9 +116,11 @@ def video_word_times(start: float, end: float, anchor: str, video: VideoFaces,
     return video_times(start, end, video.video_start)
 
 
-def _window_in_shot(start: float, end: float, video: VideoFaces, length: int, fps: float,
-                    end_tolerance: float) -> tuple[WordWindow, int]:
-    window = word_window(start, end, video.num_frames, length, fps, end_tolerance)
+def window_in_shot(window: WordWindow, video: VideoFaces) -> tuple[WordWindow, int]:
+    """The window kept inside the shot of its span's first frame, and that shot's index.
+
+    Raises RecordError "word_crosses_cut" when the span's own frames cross a cut.
+    """
     shot = int(shot_of(window.word_first_frame, video.shot_starts))
     first, last = shot_range(shot, video.shot_starts, video.num_frames)
     return clamp_to_shot(window, first, last), shot
@@ -163,7 +165,16 @@ def place_word(index: int, word: str, start: float, end: float, video: VideoFace
     invalid_word_times, word_outside_video, word_crosses_cut, no_face,
     ambiguous_speaker, no_sync_signal.
     """
-    window, shot = _window_in_shot(start, end, video, length, fps, end_tolerance)
+    window = word_window(start, end, video.num_frames, length, fps, end_tolerance)
+    return place_window(index, word, start, end, window, video, faces, energy, max_gap, rule)
+
+
+def place_window(index: int, word: str, start: float, end: float, window: WordWindow,
+                 video: VideoFaces, faces: list[PreparedFace], energy: np.ndarray | None,
+                 max_gap: int, rule: SpeakerConfig) -> PlacedWord:
+    """As `place_word`, for a window already laid over the video (any length)."""
+    window, shot = window_in_shot(window, video)
+    length = int(window.frame_indices.shape[0])
     in_shot = [face for face in faces if face.track.shot == shot]
     frames = window.frame_indices
     candidates = [face for face in in_shot if face.uncovered(frames) == 0]
