@@ -42,7 +42,7 @@ from pipelines.preprocess.shot_list import WriteShotLists
 from pipelines.preprocess.splits import SPLITS
 from pipelines.preprocess.vocabulary import AnalyzeVocabulary, AttachLabels
 from pipelines.preprocess.write_clips import WriteClips
-from schemas.layout import CLIP_FILE_PATTERN, CLIPS_PREFIX, TRANSFORM_DIR
+from schemas.layout import CLIPS_PREFIX, TRANSFORM_DIR, clip_file_pattern
 
 DEAD_LETTERS_FILE = "dead_letters.jsonl"
 MANIFEST_FILE = "manifest.json"
@@ -102,7 +102,8 @@ def build_pipeline(pipeline: beam.Pipeline, listing: InputListing, config: Prepr
         lambda clip, _: SPLITS.index(clip.split), len(SPLITS))
     for name, part in zip(SPLITS, parts):
         part | f"Write{name.capitalize()}Clips" >> WriteClips(
-            FileSystems.join(output, name, CLIPS_PREFIX), config.num_shards, config.gzip_level)
+            FileSystems.join(output, name, CLIPS_PREFIX), config.num_shards, config.gzip_level,
+            config.compression)
     orphans = pipeline | "ListOrphanTranscripts" >> beam.Create(orphan_failures(listing))
     failures = ((orphans, parsed[DEAD_LETTER], aligned[DEAD_LETTER], planned[DEAD_LETTER],
                  tracked[DEAD_LETTER],
@@ -144,7 +145,7 @@ def run(listing: InputListing, config: PreprocessConfig, input_path: str, output
         build_pipeline(pipeline, listing, config, output, run_info)
     with FileSystems.open(FileSystems.join(output, MANIFEST_FILE)) as handle:
         written = json.load(handle)
-    files = {split: f"{split}/{CLIP_FILE_PATTERN}" for split in SPLITS}
+    files = {split: f"{split}/{clip_file_pattern(config.compression)}" for split in SPLITS}
     info = build_dataset_info(written, FileSystems.join(output, TRANSFORM_DIR), files)
     write_dataset_info(info, FileSystems.join(output, DATASET_INFO_FILE))
     FileSystems.delete([FileSystems.join(output, TFT_TEMP_DIR)])
