@@ -13,9 +13,10 @@ Per split, `make_dataset` builds:
   -> prefetch
 
 and yields `({"frames": float32 [B, T, c, c, 1], "boundary_mask": float32 [B, T]},
-label int32 [B])`. Parsing and augmentation run once per batch, vectorised (per-clip
-offsets as index gathers, masks by broadcasting), not once per clip: per clip, tf.data
-ops cost more than the arithmetic (benchmarks/results/input_pipeline.json). Eval-time
+label int32 [B])`. Parsing and augmentation run once per batch (one parse op; per-clip
+offsets and flips drawn for the batch, windows cut by slices; normalisation and time
+masks by broadcasting), not as a tf.data map per clip, and only frames, mask and label
+are parsed (benchmarks/results/input_pipeline.json). Eval-time
 preprocessing is `serving_features`, which the exported model calls too. Augmentation
 draws from stateless random ops with a seed per batch. In deterministic mode every pass
 over the data has its own order and seeds, all derived from config.seed, so two runs
@@ -185,48 +186,55 @@ def random_crop_and_flip(frames: tf.Tensor, size: int, flip: bool,
     """Per clip one random size x size window of all its frames, mirrored left-right with
     probability 1/2 when `flip`: uint8 [B, T, H, W] -> [B, T, size, size].
 
-    Both are index gathers with per-clip offsets (the mirror reverses the column indices),
-    so a whole batch costs two gathers, not ops per clip.
+    The offsets and flips are drawn for the whole batch at once; the windows are cut by
+    slices in one `tf.map_fn` over the clips, which copy whole rows: a gather with per-clip
+    column indices copies byte by byte and was 8x slower on one core.
     """
     top_seed, left_seed, flip_seed = tf.unstack(tf.random.split(seed, 3))
     batch, height, width = tf.shape(frames)[0], tf.shape(frames)[2], tf.shape(frames)[3]
     tf.debugging.assert_greater_equal(
         tf.minimum(height, width), size, message=f"frames are smaller than the crop ({size})")
-    steps = tf.range(size)
-    rows = _offsets(batch, height - size, top_seed)[:, tf.newaxis] + steps
-    left = _offsets(batch, width - size, left_seed)[:, tf.newaxis]
-    columns = left + steps
-    if flip:
-        mirrored = tf.random.stateless_uniform([batch], flip_seed) < 0.5
-        columns = tf.where(mirrored[:, tf.newaxis], left + size - 1 - steps, columns)
-    frames = tf.gather(frames, rows, axis=2, batch_dims=1)
-    return tf.gather(frames, columns, axis=3, batch_dims=1)
+    tops = _offsets(batch, height - size, top_seed)
+    lefts = _offsets(batch, width - size, left_seed)
+    mirrored = (tf.random.stateless_uniform([batch], flip_seed) < 0.5 if flip
+                else tf.zeros([batch], tf.bool))
+
+    def window(clip):
+        clip_frames, top, left, mirror = clip
+        cut = clip_frames[:, top:top + size, left:left + size]
+        return tf.cond(mirror, lambda: tf.reverse(cut, axis=[-1]), lambda: cut)
+
+    return tf.map_fn(window, (frames, tops, lefts, mirrored),
+                     fn_output_signature=tf.TensorSpec([None, size, size], frames.dtype))
 
 
-def time_mask(frames: tf.Tensor, max_frames: int, seed: tf.Tensor) -> tf.Tensor:
-    """Normalised frames float32 [B, T, H, W] with, per clip, a random span of 0..max_frames
-    consecutive frames set to 0 (span length and start uniform)."""
+def time_mask(batch: tf.Tensor, count: tf.Tensor, max_frames: int,
+              seed: tf.Tensor) -> tf.Tensor:
+    """float32 [batch, count]: 0 on one random span of 0..max_frames consecutive frames per
+    clip (span length and start uniform), 1 elsewhere."""
     length_seed, start_seed = tf.unstack(tf.random.split(seed, 2))
-    batch, count = tf.shape(frames)[0], tf.shape(frames)[1]
     span = tf.minimum(count, _offsets(batch, tf.constant(max_frames), length_seed))
     start = _offsets(batch, count - span, start_seed)
     positions = tf.range(count)[tf.newaxis, :]
     keep = tf.logical_or(positions < start[:, tf.newaxis],
                          positions >= (start + span)[:, tf.newaxis])
-    return frames * tf.cast(keep, frames.dtype)[:, :, tf.newaxis, tf.newaxis]
+    return tf.cast(keep, tf.float32)
 
 
 def _augment_fn(config: InputConfig, stats: DatasetStats):
     """(records string [B], seed int64 [2]) -> (features, label) of the batch: parse, random
-    crop, flip, normalise, time mask, all vectorised over the batch."""
+    crop, flip, normalise, time mask (masked frames become 0, the mean)."""
 
     def augment(serialized: tf.Tensor, seed: tf.Tensor):
         clips = parse_clip_batch(serialized)
         crop_seed, mask_seed = tf.unstack(tf.random.split(seed, 2))
         frames = random_crop_and_flip(clips[FRAMES], config.crop_size, config.flip, crop_seed)
-        frames = normalise(frames, stats.mean, stats.std)
+        batch, count = tf.shape(frames)[0], tf.shape(frames)[1]
+        scale = tf.fill([batch, count], 1.0 / stats.std)
         if config.max_time_mask > 0:
-            frames = time_mask(frames, config.max_time_mask, mask_seed)
+            scale *= time_mask(batch, count, config.max_time_mask, mask_seed)
+        # One multiply normalises and masks: a pass less over the float frames.
+        frames = (tf.cast(frames, tf.float32) - stats.mean) * scale[:, :, tf.newaxis, tf.newaxis]
         return _model_inputs(frames, clips, config.crop_size)
 
     return augment
