@@ -270,7 +270,9 @@ def encode_clip(record: ClipRecord) -> bytes:
     example = tf.train.SequenceExample(
         context=tf.train.Features(feature=context),
         feature_lists=tf.train.FeatureLists(feature_list=feature_lists))
-    return example.SerializeToString()
+    # Context and feature lists are protobuf maps, written in hash order (which differs from
+    # one process to the next) unless asked otherwise: sorted keys make a rerun byte-identical.
+    return example.SerializeToString(deterministic=True)
 
 
 def _tf_dtype(tf, dtype: str):

@@ -19,7 +19,8 @@ import tensorflow as tf
 from schemas.clip import parse_clip
 from tests import media
 from trainer.input import (DatasetStats, InputConfig, centre_crop, load_stats, make_dataset,
-                           normalise, serving_features, split_files)
+                           normalise, parse_clip_batch, random_crop_and_flip, serving_features,
+                           split_files, time_mask)
 
 CLIPS = ("bbaf3s", "lgiz3s")
 WINDOW = 29
@@ -111,7 +112,7 @@ def test_serving_features_shapes_and_values():
 def test_split_files_names_the_missing_split(tmp_path):
     (tmp_path / "train").mkdir()
     with pytest.raises(ValueError, match=r"no train clips: nothing matches .*clips-\*\.tfrecord"
-                                         r"\.gz.*lipflow preprocess"):
+                                         r"\*.*lipflow preprocess"):
         split_files(str(tmp_path), "train")
     with pytest.raises(ValueError, match="split must be one of"):
         split_files(str(tmp_path), "training")
@@ -279,3 +280,79 @@ def test_cache_gives_the_same_clips(data_dir, stats, records):
     frames, _, labels = _unbatched(dataset.take(6))  # two passes over the 12 clips
     np.testing.assert_array_equal(labels[:12], labels[12:])
     np.testing.assert_array_equal(frames[:12], frames[12:])
+
+
+# ---------------------------------------------------------------------------------------
+# vectorised parsing and augmentation of a batch, hand-checked
+
+
+def _numbered_clips(batch: int, frames: int, size: int) -> tf.Tensor:
+    """uint8 [B, T, size, size] where pixel (r, c) holds r * size + c (every frame alike)."""
+    grid = np.arange(size * size, dtype=np.uint8).reshape(size, size)
+    return tf.constant(np.broadcast_to(grid, (batch, frames, size, size)).copy())
+
+
+def test_random_crop_and_flip_takes_a_window_or_its_mirror_per_clip():
+    size, crop, batch = 8, 5, 64
+    out = random_crop_and_flip(_numbered_clips(batch, 3, size), crop, True,
+                               tf.constant([1, 2], tf.int64)).numpy()
+    assert out.shape == (batch, 3, crop, crop)
+    offsets, mirrored = set(), []
+    for clip in out:
+        np.testing.assert_array_equal(clip[0], clip[2])  # one window for all frames of a clip
+        top, left = divmod(int(clip[0].min()), size)  # the window's top-left value
+        window = np.arange(size * size).reshape(size, size)[top:top + crop, left:left + crop]
+        flipped = np.array_equal(clip[0], window[:, ::-1])
+        assert flipped or np.array_equal(clip[0], window)
+        offsets.add((top, left))
+        mirrored.append(flipped)
+    assert {t for t, _ in offsets} == set(range(size - crop + 1))  # every offset is drawn
+    assert {c for _, c in offsets} == set(range(size - crop + 1))
+    assert 0 < sum(mirrored) < batch
+    plain = random_crop_and_flip(_numbered_clips(batch, 1, size), crop, False,
+                                 tf.constant([1, 2], tf.int64)).numpy()
+    assert all(np.all(np.diff(clip[0], axis=1) == 1) for clip in plain)  # never mirrored
+
+
+def test_time_mask_zeroes_one_span_of_at_most_max_frames_per_clip():
+    keep = time_mask(tf.constant(200), tf.constant(10), 3, tf.constant([4, 5], tf.int64))
+    assert keep.shape == (200, 10) and keep.dtype == tf.float32
+    spans = []
+    for row in keep.numpy():
+        assert set(np.unique(row)) <= {0.0, 1.0}
+        zeroed = np.flatnonzero(row == 0.0)
+        if len(zeroed):
+            assert zeroed[-1] - zeroed[0] == len(zeroed) - 1  # one contiguous span
+        spans.append((len(zeroed), int(zeroed[0]) if len(zeroed) else None))
+    assert {n for n, _ in spans} == {0, 1, 2, 3}
+    assert {s for n, s in spans if n == 3} == set(range(8))  # a 3-span starts anywhere 0..7
+
+
+def test_parse_clip_batch_equals_the_schemas_parser_per_record():
+    from schemas.clip import encode_clip
+    from tests.test_write_clips import _clip
+
+    serialized = [encode_clip(dataclasses.replace(_clip(i), label=i + 1)) for i in range(3)]
+    batch = parse_clip_batch(tf.constant(serialized))
+    assert batch["frames"].dtype == tf.uint8 and batch["frames"].shape == (3, 29, 96, 96)
+    for i, record in enumerate(serialized):
+        one = parse_clip(record)
+        np.testing.assert_array_equal(batch["frames"][i], one["frames"])
+        np.testing.assert_array_equal(batch["boundary_mask"][i], one["boundary_mask"])
+        assert int(batch["label"][i]) == int(one["label"]) == i + 1
+    short = _clip(9)
+    short = dataclasses.replace(
+        short, frames=short.frames[:20], boundary_mask=short.boundary_mask[:20],
+        landmarks=short.landmarks[:20], landmark_detected=short.landmark_detected[:20],
+        crop_transform=short.crop_transform[:20])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="different lengths"):
+        parse_clip_batch(tf.constant([serialized[0], encode_clip(short)]))
+
+
+def test_split_compression_follows_the_suffix_and_refuses_a_mix():
+    from trainer.input import split_compression
+
+    assert split_compression(["a/clips-0.tfrecord.gz", "a/clips-1.tfrecord.gz"]) == "GZIP"
+    assert split_compression(["a/clips-0.tfrecord"]) == ""
+    with pytest.raises(ValueError, match="mix GZIP and uncompressed"):
+        split_compression(["a/clips-0.tfrecord.gz", "a/clips-1.tfrecord"])

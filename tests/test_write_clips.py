@@ -52,6 +52,26 @@ def test_written_shards_read_back_through_the_schema(tmp_path):
         np.testing.assert_array_equal(parsed[clip.word_index], clip.frames)
 
 
-def test_gzip_level_is_checked():
+def test_uncompressed_shards_are_plain_tfrecords(tmp_path):
+    import tensorflow as tf
+
+    clips = [_clip(i) for i in range(3)]
+    with BeamTestPipeline() as pipeline:
+        _ = pipeline | beam.Create(clips) | WriteClips(str(tmp_path / "clips"), num_shards=1,
+                                                        compression="none")
+    files = glob.glob(str(tmp_path / "clips-*"))
+    assert [f.rsplit("/", 1)[1] for f in files] == ["clips-00000-of-00001.tfrecord"]
+    with open(files[0], "rb") as handle:
+        data = handle.read()
+    # Nothing but the framed records: no compression container around them.
+    assert len(data) == sum(len(tfrecord_frame(encode_clip(c))) for c in clips)
+    assert data[:2] != b"\x1f\x8b"
+    read = tf.data.TFRecordDataset(files)
+    assert sorted(r.numpy() for r in read) == sorted(encode_clip(c) for c in clips)
+
+
+def test_gzip_level_and_compression_are_checked():
     with pytest.raises(ValueError, match="gzip_level"):
         WriteClips("x", gzip_level=0)
+    with pytest.raises(ValueError, match="compression must be one of"):
+        WriteClips("x", compression="zlib")

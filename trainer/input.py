@@ -1,22 +1,27 @@
-"""The trainer's tf.data input: GZIP TFRecords of word clips -> batches a model trains on.
+"""The trainer's tf.data input: TFRecords of word clips -> batches a model trains on.
 
-Clips are read through `schemas.clip.parse_clip` (the one definition of a record) and
+Clips are parsed with the specs of `schemas.clip` (the one definition of a record) and
 normalised with the train split's pixel statistics from the tf.Transform graph the
 preprocess job wrote (`DATA/transform_fn`), so training, evaluation and the exported
 model use the same numbers and the same vocabulary.
 
 Per split, `make_dataset` builds:
 
-  files (shuffled when training) -> interleave GZIP TFRecordDatasets -> parse_clip
-  -> [cache | snapshot] -> shuffle (training) -> crop (random / centre), flip, time mask,
-  normalise -> batch -> prefetch
+  files (shuffled when training) -> interleave TFRecordDatasets (GZIP or uncompressed,
+  by suffix) -> [cache | snapshot] -> shuffle (training) -> batch -> parse the batch
+  (frames, mask, label only) -> crop (random / centre), flip, normalise, time mask
+  -> prefetch
 
 and yields `({"frames": float32 [B, T, c, c, 1], "boundary_mask": float32 [B, T]},
-label int32 [B])`. Eval-time preprocessing is `serving_features`, which the exported
-model calls too. Augmentation draws from stateless random ops with a seed per clip. In
-deterministic mode every pass over the data has its own order and seeds, all derived
-from config.seed, so two runs give identical batches and a resumed run continues
-exactly; otherwise a random order every pass and a random seed per clip.
+label int32 [B])`. Parsing and augmentation run once per batch (one parse op; per-clip
+offsets and flips drawn for the batch, windows cut by slices; normalisation and time
+masks by broadcasting), not as a tf.data map per clip, and only frames, mask and label
+are parsed (benchmarks/results/input_pipeline.json). Eval-time
+preprocessing is `serving_features`, which the exported model calls too. Augmentation
+draws from stateless random ops with a seed per batch. In deterministic mode every pass
+over the data has its own order and seeds, all derived from config.seed, so two runs
+give identical batches and a resumed run continues exactly; otherwise a random order
+every pass and a random seed per batch.
 """
 
 from __future__ import annotations
@@ -28,8 +33,9 @@ from dataclasses import dataclass
 import tensorflow as tf
 
 from pipelines.preprocess.splits import SPLITS
-from schemas.clip import BOUNDARY_MASK, FRAMES, LABEL, parse_clip
-from schemas.layout import CLIP_FILE_PATTERN, TRANSFORM_DIR
+from schemas.clip import (BOUNDARY_MASK, CROP_HEIGHT, CROP_WIDTH, FRAMES, LABEL,
+                          feature_specs)
+from schemas.layout import CLIP_FILE_PATTERN, TRANSFORM_DIR, tfrecord_compression
 
 _LOG = logging.getLogger(__name__)
 
@@ -49,9 +55,9 @@ class InputConfig:
     shuffle_buffer: int = 2048     # clips
     cycle_length: int = 4          # files read in parallel (interleave)
     deterministic: bool = False    # fixed order and seeded augmentation when True
-    cache: bool = False            # cache parsed clips (frames, mask, label) in memory
-    snapshot: str = ""             # folder: tf.data snapshot of parsed clips on disk (reused
-                                   # by later runs on the same data; "" = none)
+    cache: bool = False            # keep the records read (inflated, not yet parsed) in memory
+    snapshot: str = ""             # folder: tf.data snapshot of the records read, uncompressed
+                                   # on disk (reused by later runs on the same data; "" = none)
     seed: int = 0
 
     def __post_init__(self):
@@ -63,7 +69,7 @@ class InputConfig:
                              f"cycle_length >= 1, got {self.max_time_mask!r}, "
                              f"{self.shuffle_buffer!r}, {self.cycle_length!r}")
         if self.cache and self.snapshot:
-            raise ValueError("input.cache and input.snapshot both keep parsed clips: "
+            raise ValueError("input.cache and input.snapshot both keep the records read: "
                              "choose one (cache: memory, snapshot: disk)")
         if not 0 <= self.seed <= _MAX_SEED:
             raise ValueError(f"input.seed must be in [0, {_MAX_SEED}], got {self.seed!r}")
@@ -102,7 +108,7 @@ def load_stats(data_dir: str) -> DatasetStats:
 
 
 def split_files(data_dir: str, split: str) -> list[str]:
-    """Sorted paths of DATA/<split>/clips-*.tfrecord.gz; ValueError if there are none."""
+    """Sorted paths of DATA/<split>/clips-*.tfrecord[.gz]; ValueError if there are none."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     pattern = os.path.join(data_dir, split, CLIP_FILE_PATTERN)
@@ -142,103 +148,159 @@ def serving_features(frames_uint8: tf.Tensor, boundary_mask: tf.Tensor, stats: D
             BOUNDARY_MASK: tf.cast(boundary_mask, tf.float32)}
 
 
-def _clip_fields(serialized: tf.Tensor) -> dict:
-    """What training needs of a record: frames uint8 [T, H, W], mask int64 [T], label int64."""
-    clip = parse_clip(serialized)
-    return {FRAMES: clip[FRAMES], BOUNDARY_MASK: clip[BOUNDARY_MASK], LABEL: clip[LABEL]}
+_CONTEXT_KEYS = (LABEL, CROP_HEIGHT, CROP_WIDTH)   # what training reads of a record
+_SEQUENCE_KEYS = (FRAMES, BOUNDARY_MASK)
 
 
-def _random_crop(frames: tf.Tensor, size: int, seed: tf.Tensor) -> tf.Tensor:
-    """The same random size x size window of every frame: [T, H, W] -> [T, size, size]."""
-    shape = tf.stack([tf.shape(frames)[0], size, size])
-    return tf.image.stateless_random_crop(frames, shape, seed)
+def parse_clip_batch(serialized: tf.Tensor) -> dict:
+    """What training needs of a batch of records, parsed in one vectorised op.
+
+    serialized string [B] (clips of one length T and crop H x W, as one preprocess run
+    writes them) -> {frames uint8 [B, T, H, W], boundary_mask int64 [B, T], label int64 [B]}.
+    Only these features are parsed; the specs come from `schemas.clip.feature_specs`.
+    """
+    context_spec, sequence_spec = feature_specs()
+    context, sequence, lengths = tf.io.parse_sequence_example(
+        serialized, context_features={k: context_spec[k] for k in _CONTEXT_KEYS},
+        sequence_features={k: sequence_spec[k] for k in _SEQUENCE_KEYS})
+    tf.debugging.assert_equal(
+        lengths[FRAMES], tf.reduce_max(lengths[FRAMES]),
+        message="clips of different lengths in one batch: the data mixes window lengths")
+    # decode_raw fails on frames of different sizes, so one crop size holds for the batch.
+    frames = tf.io.decode_raw(sequence[FRAMES], tf.uint8)
+    shape = tf.concat([tf.shape(frames)[:2], tf.cast(tf.stack(
+        [context[CROP_HEIGHT][0], context[CROP_WIDTH][0]]), tf.int32)], axis=0)
+    return {FRAMES: tf.reshape(frames, shape), BOUNDARY_MASK: sequence[BOUNDARY_MASK],
+            LABEL: context[LABEL]}
 
 
-def _random_flip(frames: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
-    """The whole clip mirrored left-right with probability 1/2: [T, H, W]."""
-    flip = tf.random.stateless_uniform([], seed) < 0.5
-    return tf.cond(flip, lambda: tf.reverse(frames, axis=[-1]), lambda: frames)
+def _offsets(count: tf.Tensor, limit: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    """int32 [count] drawn uniformly from 0..limit (inclusive; limit int32 scalar or [count])."""
+    draw = tf.random.stateless_uniform([count], seed)
+    offsets = tf.cast(tf.floor(draw * tf.cast(limit + 1, tf.float32)), tf.int32)
+    return tf.minimum(offsets, limit)  # float rounding must not reach limit + 1
 
 
-def _time_mask(frames: tf.Tensor, max_frames: int, seed: tf.Tensor) -> tf.Tensor:
-    """Normalised frames float32 [T, H, W] with a random span of 0..max_frames frames set to 0."""
+def random_crop_and_flip(frames: tf.Tensor, size: int, flip: bool,
+                         seed: tf.Tensor) -> tf.Tensor:
+    """Per clip one random size x size window of all its frames, mirrored left-right with
+    probability 1/2 when `flip`: uint8 [B, T, H, W] -> [B, T, size, size].
+
+    The offsets and flips are drawn for the whole batch at once; the windows are cut by
+    slices in one `tf.map_fn` over the clips, which copy whole rows: a gather with per-clip
+    column indices copies byte by byte and was 8x slower on one core.
+    """
+    top_seed, left_seed, flip_seed = tf.unstack(tf.random.split(seed, 3))
+    batch, height, width = tf.shape(frames)[0], tf.shape(frames)[2], tf.shape(frames)[3]
+    tf.debugging.assert_greater_equal(
+        tf.minimum(height, width), size, message=f"frames are smaller than the crop ({size})")
+    tops = _offsets(batch, height - size, top_seed)
+    lefts = _offsets(batch, width - size, left_seed)
+    mirrored = (tf.random.stateless_uniform([batch], flip_seed) < 0.5 if flip
+                else tf.zeros([batch], tf.bool))
+
+    def window(clip):
+        clip_frames, top, left, mirror = clip
+        cut = clip_frames[:, top:top + size, left:left + size]
+        return tf.cond(mirror, lambda: tf.reverse(cut, axis=[-1]), lambda: cut)
+
+    return tf.map_fn(window, (frames, tops, lefts, mirrored),
+                     fn_output_signature=tf.TensorSpec([None, size, size], frames.dtype))
+
+
+def time_mask(batch: tf.Tensor, count: tf.Tensor, max_frames: int,
+              seed: tf.Tensor) -> tf.Tensor:
+    """float32 [batch, count]: 0 on one random span of 0..max_frames consecutive frames per
+    clip (span length and start uniform), 1 elsewhere."""
     length_seed, start_seed = tf.unstack(tf.random.split(seed, 2))
-    count = tf.shape(frames)[0]
-    span = tf.minimum(count, tf.random.stateless_uniform(
-        [], length_seed, minval=0, maxval=max_frames + 1, dtype=tf.int32))
-    start = tf.random.stateless_uniform([], start_seed, minval=0, maxval=count - span + 1,
-                                        dtype=tf.int32)
-    positions = tf.range(count)
-    keep = tf.logical_or(positions < start, positions >= start + span)
-    return frames * tf.cast(keep, frames.dtype)[:, tf.newaxis, tf.newaxis]
+    span = tf.minimum(count, _offsets(batch, tf.constant(max_frames), length_seed))
+    start = _offsets(batch, count - span, start_seed)
+    positions = tf.range(count)[tf.newaxis, :]
+    keep = tf.logical_or(positions < start[:, tf.newaxis],
+                         positions >= (start + span)[:, tf.newaxis])
+    return tf.cast(keep, tf.float32)
 
 
 def _augment_fn(config: InputConfig, stats: DatasetStats):
-    """(clip, seed int64 [2]) -> (features, label): random crop, flip, normalise, time mask."""
+    """(records string [B], seed int64 [2]) -> (features, label) of the batch: parse, random
+    crop, flip, normalise, time mask (masked frames become 0, the mean)."""
 
-    def augment(clip: dict, seed: tf.Tensor):
-        crop_seed, flip_seed, mask_seed = tf.unstack(tf.random.split(seed, 3))
-        frames = _random_crop(clip[FRAMES], config.crop_size, crop_seed)
-        if config.flip:
-            frames = _random_flip(frames, flip_seed)
-        frames = normalise(frames, stats.mean, stats.std)
+    def augment(serialized: tf.Tensor, seed: tf.Tensor):
+        clips = parse_clip_batch(serialized)
+        crop_seed, mask_seed = tf.unstack(tf.random.split(seed, 2))
+        frames = random_crop_and_flip(clips[FRAMES], config.crop_size, config.flip, crop_seed)
+        batch, count = tf.shape(frames)[0], tf.shape(frames)[1]
+        scale = tf.fill([batch, count], 1.0 / stats.std)
         if config.max_time_mask > 0:
-            frames = _time_mask(frames, config.max_time_mask, mask_seed)
-        return _model_inputs(frames, clip, config.crop_size)
+            scale *= time_mask(batch, count, config.max_time_mask, mask_seed)
+        # One multiply normalises and masks: a pass less over the float frames.
+        frames = (tf.cast(frames, tf.float32) - stats.mean) * scale[:, :, tf.newaxis, tf.newaxis]
+        return _model_inputs(frames, clips, config.crop_size)
 
     return augment
 
 
 def _eval_fn(config: InputConfig, stats: DatasetStats):
-    """clip -> (features, label): centre crop and normalisation only."""
+    """records string [B] -> (features, label): centre crop and normalisation only."""
 
-    def preprocess(clip: dict):
-        frames = normalise(centre_crop(clip[FRAMES], config.crop_size), stats.mean, stats.std)
-        return _model_inputs(frames, clip, config.crop_size)
+    def preprocess(serialized: tf.Tensor):
+        clips = parse_clip_batch(serialized)
+        frames = normalise(centre_crop(clips[FRAMES], config.crop_size), stats.mean, stats.std)
+        return _model_inputs(frames, clips, config.crop_size)
 
     return preprocess
 
 
-def _model_inputs(frames: tf.Tensor, clip: dict, crop_size: int):
-    frames = tf.ensure_shape(frames, [None, crop_size, crop_size])
+def _model_inputs(frames: tf.Tensor, clips: dict, crop_size: int):
+    frames = tf.ensure_shape(frames, [None, None, crop_size, crop_size])
     features = {FRAMES: frames[..., tf.newaxis],
-                BOUNDARY_MASK: tf.cast(clip[BOUNDARY_MASK], tf.float32)}
-    return features, tf.cast(clip[LABEL], tf.int32)
+                BOUNDARY_MASK: tf.cast(clips[BOUNDARY_MASK], tf.float32)}
+    return features, tf.cast(clips[LABEL], tf.int32)
 
 
-def _read_clips(files: list[str], config: InputConfig, shuffle_files: bool) -> tf.data.Dataset:
-    """Parsed clips {frames, boundary_mask, label} from GZIP TFRecord files."""
+def split_compression(files: list[str]) -> str:
+    """tf.data's compression_type shared by a split's files ("GZIP" or ""); ValueError if
+    they mix the two."""
+    kinds = {tfrecord_compression(f) for f in files}
+    if len(kinds) != 1:
+        raise ValueError(f"the clip files mix GZIP and uncompressed TFRecords: {files!r}; "
+                         "a split must come from one preprocess run")
+    return kinds.pop()
+
+
+def _read_records(files: list[str], config: InputConfig, shuffle_files: bool) -> tf.data.Dataset:
+    """Serialised clips (string scalars) from the TFRecord files, GZIP or uncompressed."""
+    compression = split_compression(files)
     names = tf.data.Dataset.from_tensor_slices(files)
     if shuffle_files:
         names = names.shuffle(len(files), reshuffle_each_iteration=True)
-    records = names.interleave(
-        lambda name: tf.data.TFRecordDataset(name, compression_type="GZIP"),
+    return names.interleave(
+        lambda name: tf.data.TFRecordDataset(name, compression_type=compression),
         cycle_length=config.cycle_length, num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=config.deterministic)
-    return records.map(_clip_fields, num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def _random_seeds(clips: tf.data.Dataset) -> tf.data.Dataset:
-    """(clip, seed int64 [2]) with a fresh random seed per clip."""
+def _random_seeds(batches: tf.data.Dataset) -> tf.data.Dataset:
+    """(batch, seed int64 [2]) with a fresh random seed per batch."""
     seeds = tf.data.Dataset.random(rerandomize_each_iteration=True).batch(2)
-    return tf.data.Dataset.zip(clips, seeds)
+    return tf.data.Dataset.zip(batches, seeds)
 
 
-def _shuffled_batches(clips: tf.data.Dataset, config: InputConfig, stats: DatasetStats,
+def _shuffled_batches(records: tf.data.Dataset, config: InputConfig, stats: DatasetStats,
                       repeat: bool) -> tf.data.Dataset:
     """Training batches: clips shuffled afresh every pass, random augmentation."""
-    clips = clips.shuffle(config.shuffle_buffer, reshuffle_each_iteration=True)
+    records = records.shuffle(config.shuffle_buffer, reshuffle_each_iteration=True)
     if repeat:
-        clips = clips.repeat()
-    augmented = _random_seeds(clips).map(_augment_fn(config, stats),
-                                         num_parallel_calls=tf.data.AUTOTUNE)
-    return augmented.batch(config.batch_size, drop_remainder=True)
+        records = records.repeat()
+    batches = records.batch(config.batch_size, drop_remainder=True)
+    return _random_seeds(batches).map(_augment_fn(config, stats),
+                                      num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def _seeded_passes(clips: tf.data.Dataset, config: InputConfig, stats: DatasetStats,
+def _seeded_passes(records: tf.data.Dataset, config: InputConfig, stats: DatasetStats,
                    first_pass: int, passes: int) -> tf.data.Dataset:
     """Deterministic training batches: pass p over the data has its own order, seeded by
-    (config.seed, p), and clip i of it the augmentation seed (config.seed, p * 2^32 + i).
+    (config.seed, p), and batch j of it the augmentation seed (config.seed, p * 2^32 + j).
 
     Each pass is batched on its own (the short tail dropped), so a pass is a whole number
     of batches and a run restarted at pass p (`first_pass`) sees exactly what the
@@ -248,13 +310,12 @@ def _seeded_passes(clips: tf.data.Dataset, config: InputConfig, stats: DatasetSt
     augment = _augment_fn(config, stats)
 
     def one_pass(index: int) -> tf.data.Dataset:
-        order = clips.shuffle(config.shuffle_buffer, seed=config.seed * 1_000_003 + index,
-                              reshuffle_each_iteration=False)
+        order = records.shuffle(config.shuffle_buffer, seed=config.seed * 1_000_003 + index,
+                                reshuffle_each_iteration=False)
         base = tf.constant(index * 2**32, tf.int64)
-        seeded = order.enumerate().map(
-            lambda i, clip: (clip, tf.stack([tf.constant(config.seed, tf.int64), base + i])))
-        return (seeded.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
-                .batch(config.batch_size, drop_remainder=True))
+        seeded = order.batch(config.batch_size, drop_remainder=True).enumerate().map(
+            lambda j, batch: (batch, tf.stack([tf.constant(config.seed, tf.int64), base + j])))
+        return seeded.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
 
     batches = one_pass(first_pass)
     for index in range(first_pass + 1, first_pass + passes):
@@ -275,22 +336,22 @@ def make_dataset(data_dir: str, split: str, config: InputConfig, stats: DatasetS
     how many distinct seeded passes to build (with repeat, they then cycle).
     """
     files = split_files(data_dir, split)
-    clips = _read_clips(files, config, shuffle_files=training and not config.deterministic)
+    records = _read_records(files, config, shuffle_files=training and not config.deterministic)
     if config.cache:
-        clips = clips.cache()
+        records = records.cache()
     elif config.snapshot:
         # Uncompressed: the snappy codec ("AUTO") fails on elements over 256 KiB, and one
         # 29-frame 96x96 clip is 267 KB.
-        clips = clips.snapshot(os.path.join(config.snapshot, split), compression=None)
+        records = records.snapshot(os.path.join(config.snapshot, split), compression=None)
     if training and config.deterministic:
-        batches = _seeded_passes(clips, config, stats, first_pass, passes if repeat else 1)
+        batches = _seeded_passes(records, config, stats, first_pass, passes if repeat else 1)
         batches = batches.repeat() if repeat else batches
     elif training:
-        batches = _shuffled_batches(clips, config, stats, repeat)
+        batches = _shuffled_batches(records, config, stats, repeat)
     else:
-        clips = clips.repeat() if repeat else clips
-        batches = (clips.map(_eval_fn(config, stats), num_parallel_calls=tf.data.AUTOTUNE)
-                   .batch(config.batch_size))
+        records = records.repeat() if repeat else records
+        batches = (records.batch(config.batch_size)
+                   .map(_eval_fn(config, stats), num_parallel_calls=tf.data.AUTOTUNE))
     options = tf.data.Options()
     options.deterministic = config.deterministic
     _LOG.debug("%s input: %d files, training=%s, %s", split, len(files), training, config)

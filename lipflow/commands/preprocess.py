@@ -20,7 +20,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     "speaking face by audio-visual sync where several are on screen, warps "
                     "each frame to a mean face, crops the grey mouth region and cuts a fixed "
                     "window around each word inside its shot. Long programmes are processed "
-                    "in chunks of whole shots. Writes clips-*.tfrecord.gz, "
+                    "in chunks of whole shots. Writes clips-*.tfrecord[.gz], "
                     "dead_letters.jsonl (every word that failed, was dropped or had no clip, with its reason), shots.jsonl (the "
                     "cuts of each video) and manifest.json (accounts for every input) into "
                     "--output. Flags this command does not "
@@ -60,7 +60,7 @@ def _summary(manifest: dict, output: str) -> str:
              f"{words['dropped']} dropped, {words['no_clip']} without a clip "
              f"({videos['failed']} videos lost whole)"]
     lines += _dead_letter_lines(manifest)
-    lines += [f"  clips:        {output}/{{train,val,test}}/clips-*.tfrecord.gz",
+    lines += [f"  clips:        {output}/{{train,val,test}}/clips-*.tfrecord[.gz]",
               f"  transform:    {output}/transform_fn (vocabulary, label ids, pixel statistics)",
               f"  dead letters: {output}/dead_letters.jsonl",
               f"  shot lists:   {output}/shots.jsonl",

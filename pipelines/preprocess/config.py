@@ -10,6 +10,7 @@ from pipelines.preprocess.landmarks import BACKENDS
 from pipelines.preprocess.landmarks.face_tracks import TrackingRule
 from pipelines.preprocess.quality import QualityThresholds
 from pipelines.preprocess.splits import SPLIT_KEYS, SplitRatios
+from schemas.layout import COMPRESSIONS
 
 _QUALITY = QualityThresholds()
 UNITS = ("word", "sentence")
@@ -37,6 +38,8 @@ class PreprocessConfig:
     smooth_window: int = 12            # centred moving average of landmarks, in frames
     end_tolerance: float = 0.08        # a word may end this far past the video's end (clamped)
     num_shards: int = 0                # TFRecord shards; 0 lets the runner choose
+    compression: str = "gzip"          # TFRecord files: gzip, or none (larger files that the
+                                       # trainer reads several times faster)
     gzip_level: int = 1                # 1 fastest .. 9 smallest; the default level costs 3x
     max_failure_fraction: float = 0.5  # above this share of failed words the run is an error
     unit: str = "word"                 # word: word clips; sentence: whole-sentence clips too
@@ -65,6 +68,9 @@ class PreprocessConfig:
             raise ValueError(f"landmarks must be one of {BACKENDS}, got {self.landmarks!r}")
         if self.crop_size < 16 or self.crop_size > self.max_side:
             raise ValueError(f"crop_size must be in [16, max_side], got {self.crop_size!r}")
+        if self.compression not in COMPRESSIONS:
+            raise ValueError(f"compression must be one of {COMPRESSIONS}, got "
+                             f"{self.compression!r}")
         if not 1 <= self.gzip_level <= 9:
             raise ValueError(f"gzip_level must be in 1..9, got {self.gzip_level!r}")
         if self.max_gap < 0 or self.upsample < 0 or self.num_shards < 0:

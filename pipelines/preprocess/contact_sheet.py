@@ -6,12 +6,14 @@ white bar underneath), labelled with the word and the clip id.
 
 from __future__ import annotations
 
+import functools
 import glob
 import os
 
 from PIL import Image, ImageDraw
 
 from schemas.clip import BOUNDARY_MASK, CLIP_ID, FRAMES, WORD, parse_clip
+from schemas.layout import CLIP_FILE_PATTERN, tfrecord_compression
 
 _LABEL_HEIGHT = 14
 _BAR_HEIGHT = 3
@@ -21,10 +23,13 @@ def read_clips(data: str, limit: int) -> list[dict]:
     """The first `limit` clips under `data` as numpy dicts, through the schema's parser."""
     import tensorflow as tf
 
-    files = sorted(glob.glob(os.path.join(data, "**", "*.tfrecord.gz"), recursive=True))
+    files = sorted(glob.glob(os.path.join(data, "**", CLIP_FILE_PATTERN), recursive=True))
     if not files:
-        raise ValueError(f"no *.tfrecord.gz files in {data!r}: run lipflow preprocess first")
-    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP").map(parse_clip)
+        raise ValueError(f"no {CLIP_FILE_PATTERN} files in {data!r}: run lipflow preprocess "
+                         "first")
+    records = [tf.data.TFRecordDataset(f, compression_type=tfrecord_compression(f))
+               for f in files]
+    dataset = functools.reduce(tf.data.Dataset.concatenate, records).map(parse_clip)
     return [{k: v.numpy() for k, v in clip.items()} for clip in dataset.take(limit)]
 
 

@@ -43,7 +43,7 @@ from pipelines.preprocess.shot_list import WriteShotLists
 from pipelines.preprocess.splits import SPLITS
 from pipelines.preprocess.vocabulary import AnalyzeVocabulary, AttachLabels
 from pipelines.preprocess.write_clips import WriteClips
-from schemas.layout import CLIP_FILE_PATTERN, CLIPS_PREFIX, SENTENCES_DIR, TRANSFORM_DIR
+from schemas.layout import CLIPS_PREFIX, SENTENCES_DIR, TRANSFORM_DIR, clip_file_pattern
 
 DEAD_LETTERS_FILE = "dead_letters.jsonl"
 MANIFEST_FILE = "manifest.json"
@@ -103,7 +103,8 @@ def build_pipeline(pipeline: beam.Pipeline, listing: InputListing, config: Prepr
         lambda clip, _: SPLITS.index(clip.split), len(SPLITS))
     for name, part in zip(SPLITS, parts):
         part | f"Write{name.capitalize()}Clips" >> WriteClips(
-            FileSystems.join(output, name, CLIPS_PREFIX), config.num_shards, config.gzip_level)
+            FileSystems.join(output, name, CLIPS_PREFIX), config.num_shards, config.gzip_level,
+            config.compression)
     # Sentence outputs only when asked for: no empty sentences/ folder in a word dataset.
     sentences = (write_sentences(cropped.sentences, config, output)
                  if config.unit == "sentence" else None)
@@ -111,7 +112,8 @@ def build_pipeline(pipeline: beam.Pipeline, listing: InputListing, config: Prepr
     failures = ((orphans, parsed[DEAD_LETTER], aligned[DEAD_LETTER], planned[DEAD_LETTER],
                  tracked[DEAD_LETTER],
                  cropped[DEAD_LETTER], checked[DEAD_LETTER], split[DEAD_LETTER],
-                 labelled[DEAD_LETTER]) + ((sentences[DEAD_LETTER],) if sentences is not None else ())
+                 labelled[DEAD_LETTER])
+                + ((sentences[DEAD_LETTER],) if sentences is not None else ())
                 | "AllFailures" >> beam.Flatten())
     failures | "WriteDeadLetters" >> WriteDeadLetters(FileSystems.join(output, DEAD_LETTERS_FILE))
     events = (
@@ -136,7 +138,7 @@ def write_sentences(sentences, config: PreprocessConfig, output: str):
     for name, part in zip(SPLITS, parts):
         part | f"Write{name.capitalize()}Sentences" >> WriteClips(
             FileSystems.join(output, SENTENCES_DIR, name, CLIPS_PREFIX), config.num_shards,
-            config.gzip_level)
+            config.gzip_level, config.compression)
     return split
 
 
@@ -164,7 +166,7 @@ def run(listing: InputListing, config: PreprocessConfig, input_path: str, output
         build_pipeline(pipeline, listing, config, output, run_info)
     with FileSystems.open(FileSystems.join(output, MANIFEST_FILE)) as handle:
         written = json.load(handle)
-    files = {split: f"{split}/{CLIP_FILE_PATTERN}" for split in SPLITS}
+    files = {split: f"{split}/{clip_file_pattern(config.compression)}" for split in SPLITS}
     info = build_dataset_info(written, FileSystems.join(output, TRANSFORM_DIR), files)
     write_dataset_info(info, FileSystems.join(output, DATASET_INFO_FILE))
     FileSystems.delete([FileSystems.join(output, TFT_TEMP_DIR)])

@@ -1,10 +1,12 @@
-"""Stage 4: serialise clips with the schema and write sharded GZIP TFRecords.
+"""Stage 4: serialise clips with the schema and write sharded TFRecords, GZIP or uncompressed.
 
 Beam's own TFRecord sink compresses at zlib's default level, where deflating raw pixels
 costs as much as decoding the video twice. This sink writes the same format (standard
 GZIP around standard TFRecord framing, readable by `tf.data.TFRecordDataset(...,
 compression_type="GZIP")`) at a configurable level: level 1 is about 3x faster than
 the default for files about 4% larger (benchmarks/results/preprocess.json).
+`compression="none"` writes plain TFRecord files instead (`*.tfrecord`, about 1.7x larger),
+which the trainer reads without inflating (benchmarks/results/input_pipeline.json).
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from apache_beam.io import filebasedsink
 from apache_beam.io.filesystem import CompressionTypes
 
 from schemas.clip import encode_clip
+from schemas.layout import CLIP_FILE_SUFFIXES, COMPRESSIONS
 
-CLIP_FILE_SUFFIX = ".tfrecord.gz"
+CLIP_FILE_SUFFIX = CLIP_FILE_SUFFIXES["gzip"]
 _CRC_MASK_DELTA = 0xA282EAD8
 
 
@@ -53,31 +56,44 @@ class _GzipHandle:
         self._raw.close()
 
 
-class GzipTFRecordSink(filebasedsink.FileBasedSink):
-    """TFRecord files, GZIP-compressed at `level` (1 fastest .. 9 smallest)."""
+class PlainTFRecordSink(filebasedsink.FileBasedSink):
+    """Uncompressed TFRecord files."""
 
-    def __init__(self, prefix: str, suffix: str, num_shards: int, level: int):
+    def __init__(self, prefix: str, suffix: str, num_shards: int):
         super().__init__(prefix, coder=coders.BytesCoder(), file_name_suffix=suffix,
                          num_shards=num_shards, shard_name_template=None,
                          mime_type="application/octet-stream",
                          compression_type=CompressionTypes.UNCOMPRESSED)
-        self._level = level
-
-    def open(self, temp_path):
-        return _GzipHandle(super().open(temp_path), self._level)
 
     def write_encoded_record(self, file_handle, encoded_value):
         file_handle.write(tfrecord_frame(encoded_value))
 
 
-class WriteClips(beam.PTransform):
-    """PCollection[ClipRecord] -> `<prefix>-SSSSS-of-NNNNN.tfrecord.gz` files."""
+class GzipTFRecordSink(PlainTFRecordSink):
+    """TFRecord files, GZIP-compressed at `level` (1 fastest .. 9 smallest)."""
 
-    def __init__(self, prefix: str, num_shards: int = 0, gzip_level: int = 1):
+    def __init__(self, prefix: str, suffix: str, num_shards: int, level: int):
+        super().__init__(prefix, suffix, num_shards)
+        self._level = level
+
+    def open(self, temp_path):
+        return _GzipHandle(super().open(temp_path), self._level)
+
+
+class WriteClips(beam.PTransform):
+    """PCollection[ClipRecord] -> `<prefix>-SSSSS-of-NNNNN.tfrecord.gz` files (compression
+    "gzip"), or `<prefix>-SSSSS-of-NNNNN.tfrecord` (compression "none")."""
+
+    def __init__(self, prefix: str, num_shards: int = 0, gzip_level: int = 1,
+                 compression: str = "gzip"):
         super().__init__()
         if not 1 <= gzip_level <= 9:
             raise ValueError(f"gzip_level must be in 1..9, got {gzip_level!r}")
-        self._sink = GzipTFRecordSink(prefix, CLIP_FILE_SUFFIX, num_shards, gzip_level)
+        if compression not in COMPRESSIONS:
+            raise ValueError(f"compression must be one of {COMPRESSIONS}, got {compression!r}")
+        suffix = CLIP_FILE_SUFFIXES[compression]
+        self._sink = (GzipTFRecordSink(prefix, suffix, num_shards, gzip_level)
+                      if compression == "gzip" else PlainTFRecordSink(prefix, suffix, num_shards))
 
     def expand(self, clips):
         return (clips
