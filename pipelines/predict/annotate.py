@@ -59,7 +59,7 @@ def _encoder(path: str, target: str, fps: float, width: int, height: int) -> sub
                              "-s", f"{width}x{height}", "-r", f"{fps}", "-i", "pipe:",
                              "-i", "file:" + os.path.abspath(path), "-map", "0:v",
                              "-map", "1:a:0?", "-c:v", "libx264", "-preset", "veryfast",
-                             "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
+                             "-pix_fmt", "yuv420p", "-c:a", "aac",
                              "file:" + os.path.abspath(target)],
                             stdin=subprocess.PIPE)
 
