@@ -126,8 +126,17 @@ def in_process_seconds(model: str) -> dict:
 def model_facts(model: str) -> dict:
     import keras
 
+    import trainer.models  # noqa: F401  (registers the custom layers model.keras holds)
+
     loaded = keras.saving.load_model(os.path.join(model, "model.keras"), compile=False)
-    return {"export": model, "parameters": int(loaded.count_params())}
+    facts = {"parameters": int(loaded.count_params())}
+    summary = os.path.join(os.path.dirname(os.path.abspath(model)), "train_summary.json")
+    if os.path.isfile(summary):
+        with open(summary, encoding="utf-8") as handle:
+            run = json.load(handle)
+        facts.update(model=run["config"]["model"], epochs_run=run["epochs_run"],
+                     classes=run["classes"])
+    return facts
 
 
 def main(argv=None) -> int:
