@@ -28,6 +28,10 @@ demo: install
 	$(BIN)/lipflow evaluate --data $(DEMO)/data --model $(DEMO)/model/export --output $(DEMO)/eval --split test
 	@echo "Demo done: dataset in $(DEMO)/data (dataset_info.json), crops in $(DEMO)/contact_sheet.png, model in $(DEMO)/model/export, logs in $(DEMO)/model/logs"
 	@echo "Evaluation report: $(DEMO)/eval/report.html (metrics in $(DEMO)/eval/metrics.json)"
+	rm -rf $(DEMO)/predict
+	$(BIN)/lipflow predict data/sample/grid_s1/video/bbaf3s.mpg --model $(DEMO)/model/export \
+	  --output $(DEMO)/predict --annotate
+	@echo "Read lips on your own video: $(DEMO)/predict/predictions.html (and bbaf3s.annotated.mp4 beside it)"
 
 # The report test renders report.html in headless Chromium (Debian's package gives /usr/bin/chromium).
 browser:

@@ -7,13 +7,14 @@ import logging
 import os
 import sys
 
-from lipflow.commands import contact_sheet, evaluate, preprocess, train
+from lipflow.commands import contact_sheet, evaluate, predict, preprocess, train
 
 _DESCRIPTION = """\
 lipflow turns talking-face video with word timings into word-aligned mouth-crop
 datasets (and, as they are built, trains and evaluates lip-reading models on them).
 
 Subcommands:
+  predict         read lips on your own videos with an exported model
   preprocess      video + transcripts -> a dataset of word clips (train/val/test TFRecords)
   train           train a lip-reading model on such a dataset and export it
   evaluate        score exported models on a dataset split: metrics.json + report.html
@@ -26,8 +27,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lipflow", description=_DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--log-level", default="INFO", help="logging level (default: INFO)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="also show TensorFlow's and CUDA's start-up messages")
     subparsers = parser.add_subparsers(dest="command", metavar="SUBCOMMAND", required=True)
-    for command in (preprocess, train, evaluate, contact_sheet):
+    for command in (predict, preprocess, train, evaluate, contact_sheet):
         command.add_parser(subparsers)
     return parser
 
@@ -37,10 +40,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     # TensorFlow's C++ start-up banner is noise to a user; its warnings still show.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if not args.verbose:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from lipflow import logs
 
     logs.configure(args.log_level)
+    if not args.verbose:
+        logs.start_tensorflow_quietly()
     if args.command == "preprocess":
         return preprocess.run(args, argv[argv.index("preprocess") + 1:])
     if args.command == "evaluate":
@@ -49,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognised arguments: {' '.join(unknown)}")
     if args.command == "train":
         return train.run(args)
+    if args.command == "predict":
+        return predict.run(args)
     return contact_sheet.run(args)
 
 

@@ -4,13 +4,16 @@ The serving function holds the eval-time preprocessing (centre crop, normalisati
 the train split's tf.Transform statistics) and the vocabulary, so serving cannot drift
 from training. Signature `serve` (also `serving_default`):
 
-  frames         uint8 [batch, T, 96, 96]   grey mouth crops as the preprocess job writes
+  frames         uint8 [batch, T, S, S]     grey mouth crops as the preprocess job writes
+                                            (S: the dataset's crop size, 96 by default)
   boundary_mask  float32 [batch, T]         1 inside the word (ignored by models without it)
   -> probabilities     float32 [batch, classes]
      top_words         string  [batch, k]   the k most likely words (k = min(5, classes))
      top_probabilities float32 [batch, k]
 
-Beside it: `model.keras` (for warm starts) and `vocabulary.txt` (label order).
+Beside it: `model.keras` (for warm starts), `vocabulary.txt` (label order) and
+`preprocessing.json`, the contract of the clips it learnt from (schemas/contract.py):
+evaluate and predict cut or read clips only the same way.
 """
 
 from __future__ import annotations
@@ -20,10 +23,10 @@ import os
 import keras
 import tensorflow as tf
 
+from schemas.contract import CONTRACT_FILE, PreprocessingContract, contract_text
 from trainer.input import DatasetStats, serving_features
 
 SERVE = "serve"
-SOURCE_SIZE = 96
 TOP_K = 5
 
 
@@ -43,12 +46,15 @@ def serving_function(model: keras.Model, stats: DatasetStats, crop_size: int):
     return serve
 
 
-def export_model(model: keras.Model, stats: DatasetStats, config, export_dir: str) -> str:
-    """Writes the SavedModel, model.keras and vocabulary.txt into `export_dir`; returns it."""
+def export_model(model: keras.Model, stats: DatasetStats, config, export_dir: str,
+                 contract: PreprocessingContract) -> str:
+    """Writes the SavedModel, model.keras, vocabulary.txt and preprocessing.json into
+    `export_dir`; returns it. The serving input is `contract.crop_size` square."""
     os.makedirs(export_dir, exist_ok=True)
     archive = keras.export.ExportArchive()
     archive.track(model)
-    signature = [tf.TensorSpec([None, None, SOURCE_SIZE, SOURCE_SIZE], tf.uint8, name="frames"),
+    size = contract.crop_size
+    signature = [tf.TensorSpec([None, None, size, size], tf.uint8, name="frames"),
                  tf.TensorSpec([None, None], tf.float32, name="boundary_mask")]
     archive.add_endpoint(SERVE, serving_function(model, stats, config.input.crop_size),
                          input_signature=signature)
@@ -56,4 +62,6 @@ def export_model(model: keras.Model, stats: DatasetStats, config, export_dir: st
     model.save(os.path.join(export_dir, "model.keras"))
     with open(os.path.join(export_dir, "vocabulary.txt"), "w", encoding="utf-8") as handle:
         handle.write("".join(f"{word}\n" for word in stats.vocabulary))
+    with open(os.path.join(export_dir, CONTRACT_FILE), "w", encoding="utf-8") as handle:
+        handle.write(contract_text(contract))
     return export_dir

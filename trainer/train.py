@@ -25,6 +25,7 @@ from trainer.config import TrainConfig
 from trainer.export import export_model
 from trainer.input import DatasetStats, load_stats, make_dataset, split_files
 from schemas.clip import SCHEMA_VERSION
+from schemas.contract import PreprocessingContract, check_contract, dataset_contract
 from trainer.models import build_model, front_end_layers
 
 _LOG = logging.getLogger(__name__)
@@ -60,6 +61,22 @@ def dataset_card(data_dir: str) -> dict:
                          f"{card.get('schema_version')!r}, this lipflow reads {SCHEMA_VERSION!r}: "
                          "run lipflow preprocess again")
     return card
+
+
+def training_contract(card: dict, data_dir: str, config: TrainConfig,
+                      warm_source: str | None) -> PreprocessingContract:
+    """The dataset's preprocessing contract, checked against the config and a warm start."""
+    contract = dataset_contract(card, data_dir)
+    if config.input.crop_size > contract.crop_size:
+        raise ValueError(f"input.crop_size is {config.input.crop_size}, but the clips of "
+                         f"{data_dir!r} are {contract.crop_size} pixels square: set "
+                         f"input.crop_size to at most {contract.crop_size}")
+    if warm_source and os.path.isdir(warm_source):
+        from pipelines.evaluate.inference import read_contract
+
+        check_contract(read_contract(warm_source), contract, repr(warm_source),
+                       f"the dataset {data_dir!r}")
+    return contract
 
 
 def clips_in(data_dir: str, split: str) -> int:
@@ -203,7 +220,9 @@ def _one_hot(classes: int):
 def train(data_dir: str, config: TrainConfig, output: str,
           warm_source: str | None = None) -> dict:
     """Trains, checkpoints every epoch (resuming if a backup exists), exports; returns a summary."""
-    validation = validation_split(dataset_card(data_dir), config)  # fails early, clearly
+    card = dataset_card(data_dir)
+    contract = training_contract(card, data_dir, config, warm_source)  # fails early, clearly
+    validation = validation_split(card, config)
     split_files(data_dir, "train")
     finished = os.path.join(output, "train_summary.json")
     if os.path.exists(finished) and not os.path.isdir(os.path.join(output, "backup")):
@@ -233,7 +252,7 @@ def train(data_dir: str, config: TrainConfig, output: str,
                         verbose=2)
     seconds = time.perf_counter() - started
     scores = model.evaluate(val_data, return_dict=True, verbose=0) if validation else {}
-    export_dir = export_model(model, stats, config, os.path.join(output, "export"))
+    export_dir = export_model(model, stats, config, os.path.join(output, "export"), contract)
     summary = {"data": data_dir, "config": config_lib.as_dict(config), "policy": policy,
                "classes": classes, "epochs_run": len(history.history.get("loss", [])),
                "steps_per_epoch": steps, "train_seconds": round(seconds, 1),

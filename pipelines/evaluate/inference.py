@@ -12,6 +12,7 @@ and averaged over models and test-time views; a model gives 0 to a word it lacks
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional, Sequence
 
@@ -20,6 +21,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
 from pipelines.evaluate.views import view
+from schemas.contract import CONTRACT_FILE, PreprocessingContract, contract_from_dict
 
 SIGNATURE = "serve"
 VOCABULARY_FILE = "vocabulary.txt"
@@ -36,6 +38,21 @@ def read_vocabulary(export_dir: str) -> list[str]:
     if not words or any(not w for w in words):
         raise ValueError(f"{path} is empty or has blank lines")
     return words
+
+
+def read_contract(export_dir: str) -> PreprocessingContract:
+    """The preprocessing contract of an export, or ValueError saying why there is none."""
+    path = FileSystems.join(export_dir, CONTRACT_FILE)
+    if not FileSystems.exists(path):
+        raise ValueError(f"{export_dir!r} has no {CONTRACT_FILE}: it is not a lipflow export, or "
+                         "an older lipflow exported it (train it again to record how its clips "
+                         "were made)")
+    with FileSystems.open(path) as handle:
+        try:
+            document = json.loads(handle.read().decode("utf-8"))
+        except ValueError as err:
+            raise ValueError(f"{path} is not JSON: {err}") from err
+    return contract_from_dict(document, path)
 
 
 def union_vocabulary(vocabularies: Sequence[Sequence[str]]) -> list[str]:

@@ -21,14 +21,17 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.evaluate import homophemes, outcomes
 from pipelines.evaluate.config import EvaluateConfig
-from pipelines.evaluate.inference import SavedModelHandler, read_vocabulary, union_vocabulary
+from pipelines.evaluate.inference import (SavedModelHandler, read_contract, read_vocabulary,
+                                          union_vocabulary)
 from pipelines.evaluate.metrics import MetricsConfig
 from pipelines.evaluate.outputs import METRICS_FILE, RunContext, write_outputs
 from pipelines.evaluate.read_clips import ReadClips, split_files
 from pipelines.evaluate.score import (AUGMENTED, OUT_OF_VOCABULARY, SortClipsFn,
                                       inference_failures, prediction_line, scored_row)
 from pipelines.evaluate.views import TTA_MODES
+from pipelines.preprocess.dataset_info import DATASET_INFO_FILE
 from pipelines.preprocess.dead_letters import DEAD_LETTER, WriteDeadLetters
+from schemas.contract import check_contract, dataset_contract
 
 PREDICTIONS_FILE = "predictions.jsonl"
 DEAD_LETTERS_FILE = "dead_letters.jsonl"
@@ -47,8 +50,21 @@ def read_baseline(path: str) -> dict:
     return document
 
 
+def check_models_fit_data(models: tuple[str, ...], data: str) -> None:
+    """ValueError unless every model's preprocessing contract matches the dataset's."""
+    path = FileSystems.join(data, DATASET_INFO_FILE)
+    if not FileSystems.exists(path):
+        raise ValueError(f"--data {data!r} has no {DATASET_INFO_FILE}: give the folder that "
+                         "lipflow preprocess wrote")
+    with FileSystems.open(path) as handle:
+        clips = dataset_contract(json.loads(handle.read().decode("utf-8")), data)
+    for model in models:
+        check_contract(read_contract(model), clips, repr(model), f"the dataset {data!r}")
+
+
 def run_context(config: EvaluateConfig, data: str, output: str) -> RunContext:
     """Everything fixed before the pipeline starts; bad models or baselines fail here."""
+    check_models_fit_data(config.models, data)
     vocabularies = tuple(tuple(read_vocabulary(m)) for m in config.models)
     vocabulary = tuple(union_vocabulary(vocabularies))
     mapping = homophemes.mapping_named(config.viseme_mapping)

@@ -235,14 +235,27 @@ def render_report(metrics: dict, labels: Sequence[str], confusion: np.ndarray) -
             + _pairs_table(metrics.get("confused_pairs") or [])
             + _slice_tables(metrics.get("slices") or {})
             + _oov_table(metrics.get("out_of_vocabulary_words") or []))
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f'<meta http-equiv="Content-Security-Policy" content="{_POLICY}">'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{_text(title)}</title><style>{_CSS}</style></head>"
-            f"<body><main>{body}</main></body></html>\n")
+    return html_page(title, body)
 
 
 def write_report(path: str, metrics: dict, labels: Sequence[str], confusion: np.ndarray) -> str:
     """Writes the report to a local `path` as UTF-8; returns the path."""
     Path(path).write_text(render_report(metrics, labels, confusion), encoding="utf-8")
     return path
+
+
+# The building blocks other self-contained lipflow pages share (predict's predictions.html).
+escaped = _text
+html_table = _table
+png_figure = _image
+PAGE_CSS = _CSS
+PAGE_POLICY = _POLICY
+
+
+def html_page(title: str, body: str, css: str = "") -> str:
+    """A whole self-contained document in the report's style around `body` (markup)."""
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f'<meta http-equiv="Content-Security-Policy" content="{_POLICY}">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{_text(title)}</title><style>{_CSS}{css}</style></head>"
+            f"<body><main>{body}</main></body></html>\n")

@@ -2,7 +2,8 @@
 
 Written by the launcher once the job has finished, from the manifest's counts and the
 transform graph the job wrote (vocabulary in label order, the train split's pixel
-statistics), so it describes exactly what is on disk.
+statistics), so it describes exactly what is on disk. Its "preprocessing" block is the
+contract a model trained on the data depends on (schemas/contract.py).
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ import json
 
 from apache_beam.io.filesystems import FileSystems
 
+from pipelines.preprocess.mean_face import mean_face
 from pipelines.preprocess.splits import SPLITS
 from pipelines.preprocess.vocabulary import VOCABULARY_NAME, pixel_statistics
 from schemas.clip import SCHEMA_VERSION
+from schemas.contract import CONTRACT_KEY, make_contract
 from schemas.layout import TRANSFORM_DIR
 
 DATASET_INFO_FILE = "dataset_info.json"
@@ -45,6 +48,8 @@ def build_dataset_info(manifest: dict, transform_dir: str, files: dict[str, str]
         "transform_fn": TRANSFORM_DIR,
         "files": files,
         "options": manifest["options"],
+        CONTRACT_KEY: make_contract(manifest["options"], mean_face(), mean, std,
+                                    SCHEMA_VERSION).as_dict(),
         "versions": manifest["versions"],
         "manifest": "manifest.json",
     }

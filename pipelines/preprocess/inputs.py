@@ -199,6 +199,12 @@ def _nearby_files(video: str) -> list[str]:
     return files
 
 
+def transcript_for(video: str) -> str | None:
+    """The transcript of one video as a folder listing would find it (same stem, beside it
+    first, else in a sibling folder, word-timed formats before subtitles), or None."""
+    return find_transcript(video, _transcript_index(_nearby_files(video)))
+
+
 def list_inputs(path: str) -> InputListing:
     """A folder of videos or a manifest file, as an InputListing."""
     if os.path.isdir(path):
