@@ -45,7 +45,7 @@ def serving_function(model: keras.Model, stats: DatasetStats, crop_size: int):
 
 def export_model(model: keras.Model, stats: DatasetStats, config, export_dir: str) -> str:
     """Writes the SavedModel, model.keras and vocabulary.txt into `export_dir`; returns it."""
-    os.makedirs(export_dir, exist_ok=True)
+    tf.io.gfile.makedirs(export_dir)
     archive = keras.export.ExportArchive()
     archive.track(model)
     signature = [tf.TensorSpec([None, None, SOURCE_SIZE, SOURCE_SIZE], tf.uint8, name="frames"),
@@ -54,6 +54,6 @@ def export_model(model: keras.Model, stats: DatasetStats, config, export_dir: st
                          input_signature=signature)
     archive.write_out(export_dir, verbose=False)
     model.save(os.path.join(export_dir, "model.keras"))
-    with open(os.path.join(export_dir, "vocabulary.txt"), "w", encoding="utf-8") as handle:
+    with tf.io.gfile.GFile(os.path.join(export_dir, "vocabulary.txt"), "w") as handle:
         handle.write("".join(f"{word}\n" for word in stats.vocabulary))
     return export_dir

@@ -43,6 +43,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="split both models are compared on (default: test)")
     parser.add_argument("--no_warm_start", action="store_true",
                         help="train the candidate from scratch instead of from production")
+    parser.add_argument("--until", default="", choices=("", "preprocessed", "dataset_built",
+                                                        "trained", "evaluated"),
+                        help="stop after this step; the next run resumes from it (a scheduler "
+                             "runs the Beam jobs, training and the gate as separate tasks)")
     parser.add_argument("--status", action="store_true",
                         help="print the registry (versions, status, metrics, data) and exit")
     return parser
@@ -66,7 +70,7 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
             gate=GateConfig(margin=args.margin, confidence=args.confidence,
                             bootstrap_samples=args.bootstrap_samples),
             gate_split=args.gate_split, warm_start=not args.no_warm_start,
-            preprocess_args=tuple(extra))
+            preprocess_args=tuple(extra), until=args.until)
         config.train()  # a bad preset or override fails before any work
         result = run_cycle(args.input, args.workdir, config)
     except ValueError as err:
@@ -80,6 +84,9 @@ def _summary(result: dict, workdir: str) -> str:
     outcome = result["outcome"]
     if outcome == "nothing_new":
         return "lipflow retrain: no new videos; nothing to do"
+    if outcome == "paused":
+        return (f"lipflow retrain: {result['version']} ({result['batch']}) stopped after "
+                f"{result['step']}; run again without --until to finish it")
     if outcome == "no_clips":
         return (f"lipflow retrain: {result['batch']} gave no clip; see "
                 f"{workdir}/batches/{result['batch']}/dead_letters.jsonl")

@@ -25,7 +25,9 @@ from pipelines.retrain.gate import GateConfig, compare, paired_outcomes
 
 BATCHES_DIR = "batches"
 DATASETS_DIR = "datasets"
-NOTHING_NEW, NO_CLIPS, PROMOTED, REFUSED = "nothing_new", "no_clips", "promoted", "refused"
+NOTHING_NEW, NO_CLIPS, PROMOTED, REFUSED, PAUSED = (
+    "nothing_new", "no_clips", "promoted", "refused", "paused")
+UNTIL_STEPS = ("preprocessed", "dataset_built", "trained", "evaluated")
 # Flags retrain sets itself for each batch.
 _OWN_PREPROCESS_FLAGS = ("--input", "--output", "--vocabulary")
 _LOG = logging.getLogger(__name__)
@@ -44,10 +46,13 @@ class RetrainConfig:
     gate_split: str = "test"
     warm_start: bool = True
     preprocess_args: tuple[str, ...] = ()
+    until: str = ""  # stop after this step (a scheduler runs the steps as separate tasks)
 
     def __post_init__(self):
         from pipelines.preprocess.splits import SPLITS
 
+        if self.until and self.until not in UNTIL_STEPS:
+            raise ValueError(f"until must be one of {UNTIL_STEPS}, got {self.until!r}")
         if self.gate_split not in SPLITS:
             raise ValueError(f"gate_split must be one of {SPLITS}, got {self.gate_split!r}")
         own = [a for a in self.preprocess_args if a.split("=")[0] in _OWN_PREPROCESS_FLAGS]
@@ -128,13 +133,16 @@ def _open_cycle(workdir: str, state: dict, input_path: str, config: RetrainConfi
     """Opens a cycle for the videos no batch has processed; False when there are none."""
     from pipelines.preprocess.inputs import list_inputs
 
+    # Beam's flags (runner, workers) may change from run to run; the job's may not.
+    fields, _ = split_preprocess_args(config.preprocess_args)
     if state["preprocess_args"] is None:
-        state["preprocess_args"] = list(config.preprocess_args)
-    elif state["preprocess_args"] != list(config.preprocess_args):
+        state["preprocess_args"] = fields
+    elif state["preprocess_args"] != fields:
+        changed = sorted(k for k in fields if fields[k] != state["preprocess_args"].get(k))
         raise ValueError(
-            f"preprocess flags {list(config.preprocess_args)} differ from the first cycle's "
-            f"{state['preprocess_args']}: they decide splits and clips, so every batch must "
-            "use the same (start a new --workdir to change them)")
+            f"preprocess settings {changed} differ from the first cycle's: they decide "
+            "splits and clips, so every batch must use the same (start a new --workdir to "
+            "change them)")
     listing = list_inputs(input_path)
     found = state_lib.new_videos(listing, state)
     if not found:
@@ -176,6 +184,14 @@ def _steps_done(state: dict, step: str) -> bool:
     return state_lib.STEPS.index(state["cycle"]["step"]) >= state_lib.STEPS.index(step)
 
 
+def _pause(state: dict, config: RetrainConfig, step: str) -> dict | None:
+    """The result to stop with when the run was asked to go no further than `step`."""
+    if config.until != step:
+        return None
+    return {"outcome": PAUSED, "version": state["cycle"]["version"],
+            "batch": state["cycle"]["batch"], "step": step}
+
+
 def run_cycle(input_path: str, workdir: str, config: RetrainConfig) -> dict:
     """Runs (or resumes) one cycle; {"outcome": nothing_new | no_clips | promoted |
     refused, "version", "batch", ...}."""
@@ -189,6 +205,8 @@ def run_cycle(input_path: str, workdir: str, config: RetrainConfig) -> dict:
         state["batches"][batch].update(preprocessed=True, clips=manifest["words"]["written"],
                                        words=manifest["words"])
         _save(workdir, state, "preprocessed")
+    if state["batches"][batch]["clips"] and _pause(state, config, "preprocessed"):
+        return _pause(state, config, "preprocessed")
     if not state["batches"][batch]["clips"]:
         return _close(workdir, state, {"outcome": NO_CLIPS, "version": version, "batch": batch})
     dataset = os.path.join(workdir, DATASETS_DIR, version)
@@ -198,6 +216,8 @@ def run_cycle(input_path: str, workdir: str, config: RetrainConfig) -> dict:
         merge_batches(_batches_with_clips(workdir, state), dataset,
                       _beam_options(config.beam_args))
         _save(workdir, state, "dataset_built")
+    if _pause(state, config, "dataset_built"):
+        return _pause(state, config, "dataset_built")
     return _train_and_decide(workdir, state, dataset, config)
 
 
@@ -219,6 +239,8 @@ def _train_and_decide(workdir: str, state: dict, dataset: str, config: RetrainCo
         if not os.path.exists(summary_path):  # else a kill came after training finished
             train(dataset, config.train(), os.path.join(folder, "train"), warm)
         _save(workdir, state, "trained")
+    if _pause(state, config, "trained"):
+        return _pause(state, config, "trained")
     candidate_dir = os.path.join(folder, "evaluation", "candidate")
     production_dir = os.path.join(folder, "evaluation", "production")
     if not _steps_done(state, "evaluated"):
@@ -230,6 +252,8 @@ def _train_and_decide(workdir: str, state: dict, dataset: str, config: RetrainCo
         _evaluate(registry_lib.export_of(workdir, version), dataset, candidate_dir, config,
                   baseline)
         _save(workdir, state, "evaluated")
+    if _pause(state, config, "evaluated"):
+        return _pause(state, config, "evaluated")
     with open(os.path.join(candidate_dir, "metrics.json"), encoding="utf-8") as handle:
         metrics = json.load(handle)
     with open(summary_path, encoding="utf-8") as handle:
