@@ -111,3 +111,11 @@ def test_preprocess_labels_real_clips_with_a_fixed_vocabulary(tmp_path):
     dead = [json.loads(line) for line in (output / "dead_letters.jsonl").read_text().splitlines()]
     assert sorted(d["word"] for d in dead if d["reason"] == "out_of_vocabulary") == [
         "at", "f", "soon"]
+
+
+def test_preprocess_with_a_missing_vocabulary_is_a_bad_setup(tmp_path):
+    (tmp_path / "in").mkdir()
+    result = lipflow("preprocess", "--input", str(tmp_path / "in"), "--output",
+                     str(tmp_path / "out"), "--vocabulary", str(tmp_path / "none.txt"))
+    assert result.returncode == 3, result.stderr[-2000:]
+    assert "does not exist" in result.stderr
