@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 
-from lipflow.commands import contact_sheet, evaluate, predict, preprocess, train
+from lipflow.commands import contact_sheet, evaluate, predict, preprocess, retrain, train
 
 _DESCRIPTION = """\
 lipflow turns talking-face video with word timings into word-aligned mouth-crop
@@ -18,6 +18,7 @@ Subcommands:
   preprocess      video + transcripts -> a dataset of word clips (train/val/test TFRecords)
   train           train a lip-reading model on such a dataset and export it
   evaluate        score exported models on a dataset split: metrics.json + report.html
+  retrain         new videos -> preprocess -> train -> paired gate -> model registry
   contact-sheet   draw clips read back from TFRecords into a PNG, to look at them
 
 Run `lipflow SUBCOMMAND --help` for the flags of each."""
@@ -30,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--verbose", action="store_true",
                         help="also show TensorFlow's and CUDA's start-up messages")
     subparsers = parser.add_subparsers(dest="command", metavar="SUBCOMMAND", required=True)
-    for command in (predict, preprocess, train, evaluate, contact_sheet):
+    for command in (predict, preprocess, train, evaluate, retrain, contact_sheet):
         command.add_parser(subparsers)
     return parser
 
@@ -51,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         return preprocess.run(args, argv[argv.index("preprocess") + 1:])
     if args.command == "evaluate":
         return evaluate.run(args, unknown)
+    if args.command == "retrain":
+        return retrain.run(args, unknown)
     if unknown:
         parser.error(f"unrecognised arguments: {' '.join(unknown)}")
     if args.command == "train":

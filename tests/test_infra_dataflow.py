@@ -597,8 +597,10 @@ def test_preprocess_graph_builds_for_dataflow_on_gpu_workers(tmp_path):
     is built, which in Cloud Storage would need credentials.
     """
     command = _script("run_preprocess.sh", "--fan", "gs://b/in/manifest.csv", "gs://b/out")
+    (tmp_path / "vocabulary.txt").write_text("bin\nblue\nat\n")
     argv = _launcher_argv(command, {"input": _manifest(str(tmp_path)),
-                                    "output": str(tmp_path / "out")})
+                                    "output": str(tmp_path / "out"),
+                                    "vocabulary": str(tmp_path / "vocabulary.txt")})
     direct = _script("run_preprocess.sh", "--fan", "--direct", "manifest.csv", "gs://b/out")
     stub = importlib.util.find_spec("face_alignment") is None
     summary = _dry_run(argv, direct[2:], {}, stub_fan_check=stub)
@@ -612,6 +614,9 @@ def test_preprocess_graph_builds_for_dataflow_on_gpu_workers(tmp_path):
         assert step in summary["steps"]
     assert summary["direct"] == {"image": IMAGE_GPU, "machine_type": "g2-standard-4",
                                  "service_options": [GPU_OPTION]}
+    # --vocabulary: the list is staged beside the output for the transform graph to keep.
+    staged = tmp_path / "out" / "tmp_tft" / "fixed_vocabulary" / "word"
+    assert staged.read_text() == "bin\nblue\nat\n"
 
 
 @pytest.mark.slow

@@ -50,7 +50,7 @@ def export_model(model: keras.Model, stats: DatasetStats, config, export_dir: st
                  contract: PreprocessingContract) -> str:
     """Writes the SavedModel, model.keras, vocabulary.txt and preprocessing.json into
     `export_dir`; returns it. The serving input is `contract.crop_size` square."""
-    os.makedirs(export_dir, exist_ok=True)
+    tf.io.gfile.makedirs(export_dir)
     archive = keras.export.ExportArchive()
     archive.track(model)
     size = contract.crop_size
@@ -60,8 +60,8 @@ def export_model(model: keras.Model, stats: DatasetStats, config, export_dir: st
                          input_signature=signature)
     archive.write_out(export_dir, verbose=False)
     model.save(os.path.join(export_dir, "model.keras"))
-    with open(os.path.join(export_dir, "vocabulary.txt"), "w", encoding="utf-8") as handle:
+    with tf.io.gfile.GFile(os.path.join(export_dir, "vocabulary.txt"), "w") as handle:
         handle.write("".join(f"{word}\n" for word in stats.vocabulary))
-    with open(os.path.join(export_dir, CONTRACT_FILE), "w", encoding="utf-8") as handle:
+    with tf.io.gfile.GFile(os.path.join(export_dir, CONTRACT_FILE), "w") as handle:
         handle.write(contract_text(contract))
     return export_dir

@@ -1,6 +1,6 @@
 """One training run: data in, checkpoints, logs and an exported model out.
 
-OUTPUT/
+OUTPUT/ (a local path, or gs:// through TensorFlow's own file system, as DATA may be)
   backup/            state for an exact resume after the process is killed (epoch, weights,
                      optimizer); rerunning the same command continues from the last epoch
   checkpoints/       the model after every epoch (epoch-NNN.keras) and the best (best.keras)
@@ -51,10 +51,10 @@ def set_precision(mode: str) -> str:
 def dataset_card(data_dir: str) -> dict:
     """The dataset's dataset_info.json; ValueError if missing or of another schema version."""
     path = os.path.join(data_dir, "dataset_info.json")
-    if not os.path.isfile(path):
+    if not tf.io.gfile.exists(path):
         raise ValueError(f"--data {data_dir!r} has no dataset_info.json: give the folder "
                          "that lipflow preprocess wrote")
-    with open(path, encoding="utf-8") as handle:
+    with tf.io.gfile.GFile(path) as handle:
         card = json.load(handle)
     if card.get("schema_version") != SCHEMA_VERSION:
         raise ValueError(f"--data {data_dir!r} was written with schema "
@@ -101,8 +101,8 @@ def warm_start(model: keras.Model, source: str) -> int:
     """Copies weights from a .keras file or an export folder, layer by layer where the
     names and shapes match (a new vocabulary keeps all but the classifier). Returns the
     number of layers copied."""
-    path = os.path.join(source, "model.keras") if os.path.isdir(source) else source
-    if not os.path.isfile(path):
+    path = os.path.join(source, "model.keras") if tf.io.gfile.isdir(source) else source
+    if not tf.io.gfile.exists(path) or tf.io.gfile.isdir(path):
         raise ValueError(f"--warm_start {source!r}: no .keras model there (give a checkpoint "
                          "file or an export folder holding model.keras)")
     previous = {layer.name: layer for layer in keras.saving.load_model(path, compile=False).layers}
@@ -122,9 +122,9 @@ def warm_start(model: keras.Model, source: str) -> int:
 def resumed_epoch(output: str) -> int:
     """The epoch an interrupted run resumes at (0 for a new run), from the backup's record."""
     path = os.path.join(output, "backup", "training_metadata.json")
-    if not os.path.exists(path):
+    if not tf.io.gfile.exists(path):
         return 0
-    with open(path, encoding="utf-8") as handle:
+    with tf.io.gfile.GFile(path) as handle:
         return int(json.load(handle).get("epoch", 0))
 
 
@@ -225,7 +225,7 @@ def train(data_dir: str, config: TrainConfig, output: str,
     validation = validation_split(card, config)
     split_files(data_dir, "train")
     finished = os.path.join(output, "train_summary.json")
-    if os.path.exists(finished) and not os.path.isdir(os.path.join(output, "backup")):
+    if tf.io.gfile.exists(finished) and not tf.io.gfile.isdir(os.path.join(output, "backup")):
         raise ValueError(f"--output {output!r} holds a finished run (train_summary.json); "
                          "choose another folder or remove it")
     keras.utils.set_random_seed(config.input.seed)
@@ -259,6 +259,6 @@ def train(data_dir: str, config: TrainConfig, output: str,
                "validation_split": validation,
                "validation": {k: float(v) for k, v in scores.items()},
                "export": export_dir, "parameters": int(model.count_params())}
-    with open(os.path.join(output, "train_summary.json"), "w", encoding="utf-8") as handle:
+    with tf.io.gfile.GFile(os.path.join(output, "train_summary.json"), "w") as handle:
         json.dump(summary, handle, indent=2)
     return summary

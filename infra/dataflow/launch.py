@@ -138,8 +138,9 @@ def build_preprocess(argv: list[str]) -> tuple[beam.Pipeline, str]:
         "options": config.as_dict(), "landmark_model": _launch_check(config),
         "versions": job.package_versions(), "orphan_transcripts": len(listing.orphan_transcripts),
     }
+    vocabulary_file = job.stage_fixed_vocabulary(config, view.output)
     pipeline = beam.Pipeline(options=options)
-    job.build_pipeline(pipeline, listing, config, view.output, run_info)
+    job.build_pipeline(pipeline, listing, config, view.output, run_info, vocabulary_file)
     return pipeline, view.output
 
 

@@ -36,6 +36,8 @@ _PATHS = {
                   "In a template: a gs:// CSV or JSON Lines manifest whose video and transcript "
                   "columns hold gs:// paths (folders cannot be listed there)."),
         "output": ("GCS_WRITE_FOLDER", _GCS_FOLDER, "In a template: a gs:// folder."),
+        "vocabulary": ("GCS_READ_FILE", _GCS_FOLDER,
+                       "In a template: a gs:// vocabulary.txt, export folder or dataset."),
     },
     "evaluate": {
         "data": ("GCS_READ_FOLDER", _GCS_FOLDER, "In a template: a gs:// folder."),

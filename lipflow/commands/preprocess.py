@@ -76,10 +76,13 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     from pipelines.preprocess.inputs import list_inputs
     from pipelines.preprocess.landmarks import LandmarkModelUnavailable
     from pipelines.preprocess.options import config_from_options
+    from pipelines.preprocess.vocabulary import read_fixed_vocabulary
 
     try:
         options = PipelineOptions(job.default_direct_options(argv))
         config = config_from_options(options)
+        if config.vocabulary:
+            read_fixed_vocabulary(config.vocabulary)  # a bad list fails before any work
         listing = list_inputs(args.input)
     except ValueError as err:
         print(f"lipflow preprocess: {err}", file=sys.stderr)

@@ -51,6 +51,7 @@ class PreprocessConfig:
                                        # or video, speaker, show
     vocab_size: int = 500              # top-K words by count (LRW: 500)
     min_word_count: int = 1            # words with fewer train clips are out of vocabulary
+    vocabulary: str = ""               # a fixed vocabulary to label with instead ("" learns one)
     augment_copies: int = 0            # extra augmented copies of each train clip
     min_face_size: float = _QUALITY.min_face_size
     max_yaw: float = _QUALITY.max_yaw

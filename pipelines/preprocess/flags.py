@@ -47,6 +47,10 @@ _HELP = {
                 "column) are kept, and trainval/pretrain material never reaches test",
     "vocab_size": "vocabulary size: the most frequent words of the train split (LRW: 500)",
     "min_word_count": "words with fewer train clips than this are out of vocabulary",
+    "vocabulary": "label clips with a fixed vocabulary instead of learning one: a "
+                  "vocabulary.txt (one word a line, in label order), an export folder of "
+                  "lipflow train or an earlier dataset; words outside it are dead letters "
+                  "(vocabulary/out_of_vocabulary) and --vocab_size, --min_word_count are unused",
     "augment_copies": "augmented copies written per train clip (0: none)",
     "min_face_size": "quality: minimum outer-eye-corner distance in source pixels",
     "max_yaw": "quality: maximum head-turn proxy (0 frontal .. 1 profile)",

@@ -41,7 +41,8 @@ from pipelines.preprocess.plan_chunks import PlanChunks
 from pipelines.preprocess.read_transcripts import ReadTranscripts
 from pipelines.preprocess.shot_list import WriteShotLists
 from pipelines.preprocess.splits import SPLITS
-from pipelines.preprocess.vocabulary import AnalyzeVocabulary, AttachLabels
+from pipelines.preprocess.vocabulary import (AnalyzeVocabulary, AttachLabels,
+                                             read_fixed_vocabulary, write_vocabulary_asset)
 from pipelines.preprocess.write_clips import WriteClips
 from schemas.layout import CLIPS_PREFIX, SENTENCES_DIR, TRANSFORM_DIR, clip_file_pattern
 
@@ -49,6 +50,7 @@ DEAD_LETTERS_FILE = "dead_letters.jsonl"
 MANIFEST_FILE = "manifest.json"
 SHOTS_FILE = "shots.jsonl"
 TFT_TEMP_DIR = "tmp_tft"
+FIXED_VOCABULARY_DIR = "fixed_vocabulary"  # under TFT_TEMP_DIR; copied into transform_fn
 _PACKAGES = ("lipflow", "apache-beam", "tensorflow", "numpy", "opencv-python-headless",
              "dlib-bin", "face-alignment", "ffmpeg-python", "imageio-ffmpeg")
 _LOG = logging.getLogger(__name__)
@@ -73,8 +75,11 @@ def orphan_failures(listing: InputListing) -> list[dict]:
 
 
 def build_pipeline(pipeline: beam.Pipeline, listing: InputListing, config: PreprocessConfig,
-                   output: str, run_info: dict) -> None:
-    """Adds the whole job to `pipeline`, writing into the folder `output`."""
+                   output: str, run_info: dict, vocabulary_file: str = "") -> None:
+    """Adds the whole job to `pipeline`, writing into the folder `output`.
+
+    `vocabulary_file`: a fixed vocabulary (see `stage_fixed_vocabulary`) or "" to learn one.
+    """
     videos = (pipeline
               | "ListVideos" >> beam.Create(listing.videos)
               | "SpreadVideos" >> beam.Reshuffle())
@@ -95,8 +100,9 @@ def build_pipeline(pipeline: beam.Pipeline, listing: InputListing, config: Prepr
         | "TrainSplitOnly" >> beam.Filter(lambda clip: clip.split == "train")
         | "AnalyzeVocabulary" >> AnalyzeVocabulary(
             transform_dir, FileSystems.join(output, TFT_TEMP_DIR), config.vocab_size,
-            config.min_word_count))
-    labelled = split.clips | "AttachLabels" >> AttachLabels(transform_dir, written_transform)
+            config.min_word_count, vocabulary_file))
+    labelled = split.clips | "AttachLabels" >> AttachLabels(transform_dir, written_transform,
+                                                            bool(vocabulary_file))
     final = labelled.clips | "AugmentTrain" >> AugmentTrain(config.augment_copies,
                                                             AugmentConfig())
     parts = final | "PartitionBySplit" >> beam.Partition(
@@ -150,6 +156,18 @@ def check_backend(config: PreprocessConfig) -> dict[str, str]:
     return backend.versions()
 
 
+def stage_fixed_vocabulary(config: PreprocessConfig, output: str) -> str:
+    """The fixed vocabulary's words written where the transform graph picks them up, or ""
+    when the job learns its vocabulary. ValueError when --vocabulary cannot be read."""
+    if not config.vocabulary:
+        return ""
+    words = read_fixed_vocabulary(config.vocabulary)
+    _LOG.info("labelling with the fixed vocabulary of %d words from %s", len(words),
+              config.vocabulary)
+    return write_vocabulary_asset(
+        words, FileSystems.join(output, TFT_TEMP_DIR, FIXED_VOCABULARY_DIR))
+
+
 def run(listing: InputListing, config: PreprocessConfig, input_path: str, output: str,
         options: PipelineOptions) -> dict:
     """Runs the job to completion and returns the manifest it wrote."""
@@ -161,9 +179,10 @@ def run(listing: InputListing, config: PreprocessConfig, input_path: str, output
     }
     if not FileSystems.exists(output):
         FileSystems.mkdirs(output)
+    vocabulary_file = stage_fixed_vocabulary(config, output)
     _LOG.info("preprocessing %d videos from %s into %s", len(listing.videos), input_path, output)
     with beam.Pipeline(options=options) as pipeline:
-        build_pipeline(pipeline, listing, config, output, run_info)
+        build_pipeline(pipeline, listing, config, output, run_info, vocabulary_file)
     with FileSystems.open(FileSystems.join(output, MANIFEST_FILE)) as handle:
         written = json.load(handle)
     files = {split: f"{split}/{clip_file_pattern(config.compression)}" for split in SPLITS}

@@ -7,18 +7,27 @@ are the split's pixel mean and second moment). It writes a transform graph to
 minimum count; others map to -1) and the train split's pixel mean and std. Labels are
 then attached by running that same graph, so the trainer and the exported model apply
 exactly the mapping the data was written with.
+
+With a fixed vocabulary (`--vocabulary PATH`: a vocabulary.txt, an export folder or an
+earlier dataset) the graph maps words through that list, in its order, instead of
+learning one; it is kept as the same asset (`transform_fn/assets/word`), so readers
+cannot tell the two apart. Only the pixel statistics are then learnt.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 
 import apache_beam as beam
 import numpy as np
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from pipelines.preprocess.dead_letters import COUNTER_NAMESPACE, dead_letter, failure
 from schemas.clip import ClipRecord
+from schemas.layout import TRANSFORM_DIR
 
 STAGE = "vocabulary"
 WORD = "word"
@@ -29,6 +38,64 @@ PIXEL_STD = "pixel_std"
 VOCABULARY_NAME = "word"
 OUT_OF_VOCABULARY = -1
 _LABEL_BATCH = 64
+VOCABULARY_FILE = "vocabulary.txt"       # an export's label order, one word a line
+DATASET_INFO_FILE = "dataset_info.json"  # a dataset's card, with its vocabulary
+
+
+def _read_text(path: str) -> str:
+    with FileSystems.open(path) as handle:
+        return handle.read().decode("utf-8")
+
+
+def _words_of_folder(path: str) -> list[str]:
+    """An export folder's vocabulary.txt, else a dataset's card or its transform graph."""
+    for name in (VOCABULARY_FILE, DATASET_INFO_FILE):
+        candidate = FileSystems.join(path, name)
+        if FileSystems.exists(candidate):
+            if name == VOCABULARY_FILE:
+                return _read_text(candidate).splitlines()
+            return list(json.loads(_read_text(candidate)).get("vocabulary", []))
+    transform_dir = FileSystems.join(path, TRANSFORM_DIR)
+    if FileSystems.exists(transform_dir):
+        import tensorflow_transform as tft
+
+        return [w.decode("utf-8") for w in
+                tft.TFTransformOutput(transform_dir).vocabulary_by_name(VOCABULARY_NAME)]
+    raise ValueError(f"--vocabulary {path!r} holds no {VOCABULARY_FILE} (an export folder), "
+                     f"no {DATASET_INFO_FILE} and no {TRANSFORM_DIR}/ (a dataset)")
+
+
+def read_fixed_vocabulary(path: str) -> list[str]:
+    """Words in label order from a vocabulary.txt, an export folder or a dataset folder.
+
+    ValueError if `path` is none of them, or if the list is empty, has blank lines or
+    repeats a word (labels would be ambiguous).
+    """
+    if not FileSystems.exists(path):
+        raise ValueError(f"--vocabulary {path!r} does not exist")
+    words = _words_of_folder(path) if _is_folder(path) else _read_text(path).splitlines()
+    if not words or any(not w.strip() or w != w.strip() for w in words):
+        raise ValueError(f"--vocabulary {path!r}: the list is empty or has blank lines or "
+                         "surrounding spaces")
+    repeated = sorted({w for w in words if words.count(w) > 1})
+    if repeated:
+        raise ValueError(f"--vocabulary {path!r} repeats words {repeated[:5]!r}")
+    return words
+
+
+def _is_folder(path: str) -> bool:
+    if "://" not in path:
+        return os.path.isdir(path)
+    # Object stores have no folders: a path is one when something lies under it.
+    return bool(FileSystems.match([FileSystems.join(path, "*")])[0].metadata_list)
+
+
+def write_vocabulary_asset(words: list[str], folder: str) -> str:
+    """Writes `words` one a line as FOLDER/word (the asset's name in transform_fn); its path."""
+    path = FileSystems.join(folder, VOCABULARY_NAME)
+    with FileSystems.create(path, mime_type="text/plain") as handle:
+        handle.write("".join(f"{w}\n" for w in words).encode("utf-8"))
+    return path
 
 
 def analysis_features(clip: ClipRecord) -> dict:
@@ -49,16 +116,34 @@ def raw_metadata():
     return dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
 
 
-def make_preprocessing_fn(top_k: int, min_count: int):
-    """The tf.Transform function: word -> label; the split's pixel mean and std as constants."""
+def _fixed_labels(words, vocabulary_file: str):
+    """word -> label through the file `vocabulary_file` (named `word`), kept as an asset."""
+    import tensorflow as tf
+    import tensorflow_transform as tft
+
+    # Tracked so the file is copied into transform_fn/assets/ and read from there later.
+    asset = tft.make_and_track_object(lambda: tf.saved_model.Asset(vocabulary_file),
+                                      name="fixed_vocabulary")
+    tft.annotate_asset(VOCABULARY_NAME, VOCABULARY_NAME)
+    return tft.apply_vocabulary(words, deferred_vocab_filename_tensor=asset.asset_path,
+                                default_value=OUT_OF_VOCABULARY)
+
+
+def make_preprocessing_fn(top_k: int, min_count: int, vocabulary_file: str = ""):
+    """The tf.Transform function: word -> label (learnt top-K, or through `vocabulary_file`
+    when given); the split's pixel mean and std as constants."""
 
     def preprocessing_fn(inputs):
         import tensorflow as tf
         import tensorflow_transform as tft
 
-        label = tft.compute_and_apply_vocabulary(
-            inputs[WORD], top_k=top_k, frequency_threshold=min_count if min_count > 1 else None,
-            default_value=OUT_OF_VOCABULARY, vocab_filename=VOCABULARY_NAME)
+        if vocabulary_file:
+            label = _fixed_labels(inputs[WORD], vocabulary_file)
+        else:
+            label = tft.compute_and_apply_vocabulary(
+                inputs[WORD], top_k=top_k,
+                frequency_threshold=min_count if min_count > 1 else None,
+                default_value=OUT_OF_VOCABULARY, vocab_filename=VOCABULARY_NAME)
         mean = tft.mean(inputs[PIXEL_MEAN], output_dtype=tf.float64)
         second = tft.mean(inputs[PIXEL_SQ_MEAN], output_dtype=tf.float64)
         std = tf.sqrt(tf.maximum(second - mean * mean, 0.0))
@@ -71,30 +156,43 @@ def make_preprocessing_fn(top_k: int, min_count: int):
     return preprocessing_fn
 
 
-class AnalyzeVocabulary(beam.PTransform):
-    """PCollection[ClipRecord] of the train split -> the written transform_fn (a signal)."""
+def _write_transform_fn(features, transform_dir: str, temp_dir: str, preprocessing_fn):
+    """PCollection[analysis_features dict] -> the written transform_fn (a signal)."""
+    import tensorflow_transform.beam as tft_beam
 
-    def __init__(self, transform_dir: str, temp_dir: str, top_k: int, min_count: int):
+    # Materialised before tf.Transform, whose analyzers use side inputs internally
+    # (the same runner bug as in AttachLabels would skew the statistics).
+    features = features | "MaterializeFeatures" >> beam.Reshuffle()
+    with tft_beam.Context(temp_dir=temp_dir):
+        transform_fn = ((features, raw_metadata())
+                        | "AnalyzeDataset" >> tft_beam.AnalyzeDataset(preprocessing_fn))
+        return transform_fn | "WriteTransformFn" >> tft_beam.WriteTransformFn(transform_dir)
+
+
+class AnalyzeFeatures(beam.PTransform):
+    """PCollection[analysis_features dict] -> the written transform_fn (a signal).
+
+    `vocabulary_file`: a fixed vocabulary (one word a line, file named `word`) to map
+    words through instead of learning the top `top_k` with at least `min_count` clips.
+    """
+
+    def __init__(self, transform_dir: str, temp_dir: str, top_k: int, min_count: int,
+                 vocabulary_file: str = ""):
         super().__init__()
         self._transform_dir = transform_dir
         self._temp_dir = temp_dir
-        self._top_k = top_k
-        self._min_count = min_count
+        self._preprocessing_fn = make_preprocessing_fn(top_k, min_count, vocabulary_file)
+
+    def expand(self, features):
+        return _write_transform_fn(features, self._transform_dir, self._temp_dir,
+                                   self._preprocessing_fn)
+
+
+class AnalyzeVocabulary(AnalyzeFeatures):
+    """PCollection[ClipRecord] of the train split -> the written transform_fn (a signal)."""
 
     def expand(self, train_clips):
-        import tensorflow_transform.beam as tft_beam
-
-        # Materialised before tf.Transform, whose analyzers use side inputs internally
-        # (the same runner bug as in AttachLabels would skew the statistics).
-        features = (train_clips
-                    | "AnalysisFeatures" >> beam.Map(analysis_features)
-                    | "MaterializeFeatures" >> beam.Reshuffle())
-        with tft_beam.Context(temp_dir=self._temp_dir):
-            transform_fn = ((features, raw_metadata())
-                            | "AnalyzeDataset" >> tft_beam.AnalyzeDataset(
-                                make_preprocessing_fn(self._top_k, self._min_count)))
-            return transform_fn | "WriteTransformFn" >> tft_beam.WriteTransformFn(
-                self._transform_dir)
+        return super().expand(train_clips | "AnalysisFeatures" >> beam.Map(analysis_features))
 
 
 def transform_words(transform_output, words: list[str]) -> np.ndarray:
@@ -120,8 +218,9 @@ def pixel_statistics(transform_output) -> tuple[float, float]:
 class AttachLabelsFn(beam.DoFn):
     """Batches of ClipRecord -> ClipRecord with `label`; words outside the vocabulary are dead letters."""
 
-    def __init__(self, transform_dir: str):
+    def __init__(self, transform_dir: str, fixed_vocabulary: bool = False):
         self._transform_dir = transform_dir
+        self._fixed_vocabulary = fixed_vocabulary
         self._output = None
         self._out_of_vocabulary = Metrics.counter(COUNTER_NAMESPACE, f"{STAGE}.out_of_vocabulary")
 
@@ -137,8 +236,10 @@ class AttachLabelsFn(beam.DoFn):
                 self._out_of_vocabulary.inc()
                 yield dead_letter(failure(
                     clip.source_video, STAGE, "out_of_vocabulary",
-                    f"word {clip.word!r} is not among the vocabulary's words (top --vocab_size "
-                    "of the train split with at least --min_word_count clips)",
+                    f"word {clip.word!r} is not among the vocabulary's words ("
+                    + ("the fixed --vocabulary" if self._fixed_vocabulary else
+                       "top --vocab_size of the train split with at least --min_word_count "
+                       "clips") + ")",
                     video_id=clip.video_id, word=clip.word, word_index=clip.word_index,
                     words_affected=1))
             else:
@@ -148,10 +249,11 @@ class AttachLabelsFn(beam.DoFn):
 class AttachLabels(beam.PTransform):
     """PCollection[ClipRecord] -> main: labelled clips, dead_letter: out-of-vocabulary words."""
 
-    def __init__(self, transform_dir: str, written):
+    def __init__(self, transform_dir: str, written, fixed_vocabulary: bool = False):
         super().__init__()
         self._transform_dir = transform_dir
         self._written = written
+        self._fixed_vocabulary = fixed_vocabulary
 
     def expand(self, clips):
         from pipelines.preprocess.dead_letters import DEAD_LETTER
@@ -163,6 +265,7 @@ class AttachLabels(beam.PTransform):
         return (clips
                 | "MaterializeClips" >> beam.Reshuffle()
                 | "BatchClips" >> beam.BatchElements(min_batch_size=1, max_batch_size=_LABEL_BATCH)
-                | "LabelBatch" >> beam.ParDo(AttachLabelsFn(self._transform_dir),
+                | "LabelBatch" >> beam.ParDo(AttachLabelsFn(self._transform_dir,
+                                                            self._fixed_vocabulary),
                                              beam.pvalue.AsList(self._written)).with_outputs(
                     DEAD_LETTER, main="clips"))
