@@ -211,9 +211,10 @@ def test_the_job_and_predict_run_the_same_library_functions(predictor, monkeypat
                      ("track_video", "speech_energy", "place_words", "cut_crops")}
     # And no module of either keeps its own copy of the warp or the placement.
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    for module in ("pipelines/preprocess/crop_mouths.py", "pipelines/preprocess/detect_landmarks.py",
-                   *[f"pipelines/predict/{m}" for m in os.listdir(os.path.join(
-                       root, "pipelines/predict")) if m.endswith(".py")]):
+    predict_modules = [f"pipelines/predict/{m}" for m in
+                       os.listdir(os.path.join(root, "pipelines/predict")) if m.endswith(".py")]
+    for module in ("pipelines/preprocess/crop_mouths.py",
+                   "pipelines/preprocess/detect_landmarks.py", *predict_modules):
         source = open(os.path.join(root, module), encoding="utf-8").read()
         for primitive in ("warp_crop", "mouth_crop_transform", "place_word(", "track_faces",
                           "decode_frames("):
@@ -222,7 +223,8 @@ def test_the_job_and_predict_run_the_same_library_functions(predictor, monkeypat
 
 def _srt_time(seconds: float) -> str:
     millis = int(round(seconds * 1000))
-    return f"{millis // 3600000:02d}:{millis // 60000 % 60:02d}:{millis // 1000 % 60:02d},{millis % 1000:03d}"
+    return (f"{millis // 3600000:02d}:{millis // 60000 % 60:02d}:"
+            f"{millis // 1000 % 60:02d},{millis % 1000:03d}")
 
 
 def test_a_subtitle_beside_the_video_is_aligned_and_read_word_by_word(predictor, tmp_path):
