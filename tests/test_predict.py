@@ -211,10 +211,33 @@ def test_the_job_and_predict_run_the_same_library_functions(predictor, monkeypat
                      ("track_video", "speech_energy", "place_words", "cut_crops")}
     # And no module of either keeps its own copy of the warp or the placement.
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    for module in ("pipelines/preprocess/crop_mouths.py", "pipelines/preprocess/detect_landmarks.py",
-                   *[f"pipelines/predict/{m}" for m in os.listdir(os.path.join(
-                       root, "pipelines/predict")) if m.endswith(".py")]):
+    predict_modules = [f"pipelines/predict/{m}" for m in
+                       os.listdir(os.path.join(root, "pipelines/predict")) if m.endswith(".py")]
+    for module in ("pipelines/preprocess/crop_mouths.py",
+                   "pipelines/preprocess/detect_landmarks.py", *predict_modules):
         source = open(os.path.join(root, module), encoding="utf-8").read()
         for primitive in ("warp_crop", "mouth_crop_transform", "place_word(", "track_faces",
                           "decode_frames("):
             assert primitive not in source, f"{module} calls {primitive} itself"
+
+
+def _srt_time(seconds: float) -> str:
+    millis = int(round(seconds * 1000))
+    return (f"{millis // 3600000:02d}:{millis // 60000 % 60:02d}:"
+            f"{millis // 1000 % 60:02d},{millis % 1000:03d}")
+
+
+def test_a_subtitle_beside_the_video_is_aligned_and_read_word_by_word(predictor, tmp_path):
+    clip = "bbaf3s"
+    video = _alone(clip, tmp_path / "show")
+    with open(media.sample_align(clip), "rb") as handle:
+        words = parse_transcript(handle.read(), f"{clip}.align").words
+    with open(tmp_path / "show" / f"{clip}.srt", "w", encoding="utf-8") as handle:
+        handle.write(f"1\n{_srt_time(words[0].start)} --> {_srt_time(words[-1].end)}\n"
+                     f"{' '.join(w.word for w in words).upper()}\n\n")
+    prediction = predictor.predict(video)
+    assert prediction.clips.source == "word" and prediction.clips.transcript.endswith(".srt")
+    read = [line for line in prediction.lines if "top" in line]
+    assert [line["true_word"] for line in read] == [w.word for w in words]
+    for line, word in zip(read, words):  # aligned times near GRID's own alignment
+        assert line["start"] == pytest.approx(word.start, abs=0.1)

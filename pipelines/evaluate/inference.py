@@ -86,7 +86,7 @@ class Ensemble:
 
 
 class SavedModelHandler(ModelHandler[dict, PredictionResult, Ensemble]):
-    """Examples are clip dicts (`frames` uint8 [T, 96, 96], `boundary_mask` [T]); each
+    """Examples are clip dicts (`frames` uint8 [T, S, S], `boundary_mask` [T]); each
     prediction is the clip's probability vector over the union vocabulary."""
 
     def __init__(self, export_dirs: Sequence[str], vocabularies: Sequence[Sequence[str]],
