@@ -1,6 +1,6 @@
 """Does the tf.data input keep up with training? Input clips/s per core, and against the train step.
 
-    .venv/bin/python benchmarks/input_pipeline.py [--data DIR] [--clips 1280] [--rounds 2]
+    .venv/bin/python benchmarks/input_pipeline.py [--data DIR] [--clips 1280] [--rounds 3]
         [--core-sets 0 0,1] [--steps 5] [--widths 8,16]
         [--output benchmarks/results/input_pipeline.json]
 
@@ -198,10 +198,9 @@ def measure_per_core(folders: dict, core_sets: list[list[int]], clips: int,
                                                          clips))
     out = {c: {} for c in folders}
     for (compression, cores), results in runs.items():
-        summary = {stage: {
-            "clips_per_second": statistics.median(r[stage]["clips_per_second"] for r in results),
-            "clips_per_second_per_core": statistics.median(
-                r[stage]["clips_per_second_per_core"] for r in results)} for stage in STAGES}
+        summary = {stage: {key: round(statistics.median(r[stage][key] for r in results), 1)
+                           for key in ("clips_per_second", "clips_per_second_per_core")}
+                   for stage in STAGES}
         out[compression][",".join(map(str, cores))] = {**summary, "rounds": results}
     return out
 
@@ -350,7 +349,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="a folder lipflow preprocess wrote with GZIP files (default: "
                              "build one from the sample videos in a temporary folder)")
     parser.add_argument("--clips", type=int, default=1280, help="clips timed per stage")
-    parser.add_argument("--rounds", type=int, default=2, help="turns of every worker")
+    parser.add_argument("--rounds", type=int, default=3, help="turns of every worker")
     parser.add_argument("--core-sets", nargs="+", default=["0", "0,1"],
                         help="CPU sets the workers are pinned to, e.g. 0 0,1")
     parser.add_argument("--steps", type=int, default=5, help="train steps timed per width")
