@@ -73,7 +73,8 @@ def _clips(output: str) -> list[dict]:
     from schemas.clip import parse_clip
 
     files = sorted(glob.glob(os.path.join(output, "*", "clips-*.tfrecord.gz")))
-    return [{key: (value.numpy().decode() if value.dtype == tf.string else value.numpy())
+    return [{key: (value.numpy().decode() if value.dtype == tf.string and value.shape.rank == 0
+                   else value.numpy())
              for key, value in parse_clip(record).items()}
             for record in tf.data.TFRecordDataset(files, compression_type="GZIP")]
 

@@ -622,13 +622,22 @@ def test_preprocess_graph_builds_for_dataflow_on_gpu_workers(tmp_path):
 @pytest.mark.slow
 def test_evaluate_graph_builds_for_dataflow(tmp_path):
     """The evaluate template run's parameters (two models as one list) to the job request."""
+    from pipelines.preprocess.config import default
+    from pipelines.preprocess.mean_face import mean_face
+    from schemas.clip import SCHEMA_VERSION
+    from schemas.contract import CONTRACT_FILE, CONTRACT_KEY, contract_text, make_contract
+
+    # The launcher checks each model's preprocessing contract against the dataset's.
+    contract = make_contract(default().as_dict(), mean_face(), 100.0, 40.0, SCHEMA_VERSION)
     data = tmp_path / "data"
     (data / "test").mkdir(parents=True)
     (data / "test" / "clips-00000-of-00001.tfrecord.gz").write_bytes(b"")
+    (data / "dataset_info.json").write_text(json.dumps({CONTRACT_KEY: contract.as_dict()}))
     models = []
     for name in ("m1", "m2"):
         (tmp_path / name).mkdir()
         (tmp_path / name / "vocabulary.txt").write_text("bin\nlay\nplace\n")
+        (tmp_path / name / CONTRACT_FILE).write_text(contract_text(contract))
         models.append(str(tmp_path / name))
     command = _script("run_evaluate.sh", "gs://b/data", "gs://b/eval", "gs://b/m1,gs://b/m2")
     argv = _launcher_argv(command, {"data": str(data), "model": ",".join(models),
