@@ -18,8 +18,9 @@ import tensorflow as tf
 
 from schemas.clip import parse_clip
 from tests import media
-from trainer.input import (DatasetStats, InputConfig, centre_crop, load_stats, make_dataset,
-                           normalise, parse_clip_batch, random_crop_and_flip, serving_features,
+from trainer.input import (DatasetStats, InputConfig, centre_crop, centre_frames, downscale,
+                           jittered_frames, load_stats, make_dataset, normalise,
+                           parse_clip_batch, random_crop_and_flip, serving_features,
                            split_files, time_mask)
 
 CLIPS = ("bbaf3s", "lgiz3s")
@@ -109,6 +110,52 @@ def test_serving_features_shapes_and_values():
     np.testing.assert_array_equal(features["frames"].numpy(), 1.0)
 
 
+def test_centre_frames_keeps_the_middle_steps_and_the_centre_frame():
+    sequence = tf.reshape(tf.range(2 * 29), [2, 29])
+    kept = centre_frames(sequence, 15).numpy()
+    np.testing.assert_array_equal(kept, sequence.numpy()[:, 7:22])
+    assert kept[0, 7] == 14  # frame 14, the centre of 29, stays the centre of 15
+    np.testing.assert_array_equal(centre_frames(sequence, 0).numpy(), sequence.numpy())
+    even = centre_frames(tf.reshape(tf.range(6), [1, 6]), 3).numpy()
+    np.testing.assert_array_equal(even, [[1, 2, 3]])  # margin 3: 1 before, 2 after
+
+
+def test_jittered_frames_shift_frames_and_mask_together_within_the_jitter():
+    frames = tf.reshape(tf.range(64 * 29), [64, 29])
+    mask = frames * 10
+    kept_frames, kept_mask = jittered_frames([frames, mask], 15, 3, tf.constant([1, 2],
+                                                                              tf.int64))
+    starts = kept_frames.numpy()[:, 0] - np.arange(64) * 29
+    assert set(starts) <= set(range(4, 11)) and len(set(starts)) > 3  # 7 +- 3, several drawn
+    for row, start in enumerate(starts):
+        np.testing.assert_array_equal(kept_frames.numpy()[row],
+                                      np.arange(start, start + 15) + row * 29)
+    np.testing.assert_array_equal(kept_mask.numpy(), kept_frames.numpy() * 10)
+    unshifted, = jittered_frames([frames], 15, 0, tf.constant([1, 2], tf.int64))
+    np.testing.assert_array_equal(unshifted.numpy(), frames.numpy()[:, 7:22])
+
+
+def test_downscale_averages_blocks_of_pixels():
+    frames = tf.constant(np.arange(2 * 3 * 4 * 4, dtype=np.float32).reshape(2, 3, 4, 4))
+    pooled = downscale(frames, 2).numpy()
+    assert pooled.shape == (2, 3, 2, 2)
+    expected = frames.numpy().reshape(2, 3, 2, 2, 2, 2).mean(axis=(3, 5))
+    np.testing.assert_allclose(pooled, expected)
+    assert downscale(frames, 1) is frames
+
+
+def test_serving_features_keep_the_centre_frames_and_downscale():
+    stats = DatasetStats(mean=0.0, std=1.0, vocabulary=("a",))
+    steps = np.arange(29, dtype=np.uint8)[None, :, None, None]
+    frames = tf.constant(np.broadcast_to(steps, (1, 29, SOURCE, SOURCE)).copy())
+    mask = tf.constant((np.arange(29) >= 12)[None].astype(np.int64))
+    features = serving_features(frames, mask, stats, CROP, frames=15, factor=2)
+    assert features["frames"].shape == (1, 15, CROP // 2, CROP // 2, 1)
+    np.testing.assert_array_equal(features["frames"].numpy()[0, :, 0, 0, 0], np.arange(7, 22))
+    np.testing.assert_array_equal(features["boundary_mask"].numpy()[0],
+                                  (np.arange(7, 22) >= 12).astype(np.float32))
+
+
 def test_split_files_names_the_missing_split(tmp_path):
     (tmp_path / "train").mkdir()
     with pytest.raises(ValueError, match=r"no train clips: nothing matches .*clips-\*\.tfrecord"
@@ -128,6 +175,17 @@ def test_config_is_checked():
         InputConfig(batch_size=0)
     with pytest.raises(ValueError, match="max_time_mask"):
         InputConfig(max_time_mask=-1)
+    with pytest.raises(ValueError, match="multiple of input.downscale"):
+        InputConfig(crop_size=88, downscale=3)
+    with pytest.raises(ValueError, match="set input.frames too"):
+        InputConfig(time_jitter=2)
+    with pytest.raises(ValueError, match="at most 29"):
+        InputConfig(frames=31).model_frames(29)
+    with pytest.raises(ValueError, match="out of the 29-frame window"):
+        InputConfig(frames=27, time_jitter=2).model_frames(29)
+    assert InputConfig(frames=15, time_jitter=7).model_frames(29) == 15
+    assert InputConfig().model_frames(29) == 29
+    assert InputConfig(crop_size=88, downscale=2).model_size == 44
 
 
 # ---------------------------------------------------------------------------------------
@@ -181,6 +239,35 @@ def test_eval_gives_the_normalised_centre_crop_exactly(data_dir, stats, records)
     served = serving_features(tf.constant(records[0]["frames"][None]),
                               tf.constant(records[0]["boundary_mask"][None]), stats, CROP)
     np.testing.assert_allclose(served["frames"].numpy()[0], frames[0], rtol=0, atol=1e-6)
+
+
+def test_eval_with_centre_frames_and_downscale_matches_numpy(data_dir, stats, records):
+    config = dataclasses.replace(IN_ORDER, frames=15, downscale=2)
+    frames, masks, _ = _unbatched(make_dataset(data_dir, "train", config, stats,
+                                               training=False))
+    assert frames.shape[1:] == (15, CROP // 2, CROP // 2, 1)
+    for got, mask, record in zip(frames, masks, records):
+        expected = _expected_eval(record, stats)[7:22]
+        pooled = expected.reshape(15, CROP // 2, 2, CROP // 2, 2).mean(axis=(2, 4))
+        np.testing.assert_allclose(got[..., 0], pooled, rtol=0, atol=1e-5)
+        np.testing.assert_array_equal(mask, record["boundary_mask"][7:22])
+
+
+def test_training_keeps_jittered_frames_with_their_mask(data_dir, stats, records):
+    config = dataclasses.replace(IN_ORDER, shuffle_buffer=1, frames=15, time_jitter=3,
+                                 flip=False, max_time_mask=0, crop_size=SOURCE)
+    frames, masks, _ = _unbatched(make_dataset(data_dir, "train", config, stats,
+                                               training=True))
+    starts = []
+    for got, mask, record in zip(frames, masks, records):
+        normalised = (record["frames"].astype(np.float32) - np.float32(stats.mean)) / np.float32(
+            stats.std)
+        start = [s for s in range(4, 11)
+                 if np.allclose(got[..., 0], normalised[s:s + 15], rtol=0, atol=1e-5)]
+        assert len(start) >= 1, "the kept frames are not a shifted window of the clip"
+        np.testing.assert_array_equal(mask, record["boundary_mask"][start[0]:start[0] + 15])
+        starts.append(start[0])
+    assert len(set(starts)) > 1  # the shift is drawn per clip
 
 
 def _crop_or_mirror(got: np.ndarray, record: dict, stats: DatasetStats) -> bool:

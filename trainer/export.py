@@ -1,7 +1,7 @@
 """Export: a SavedModel that takes raw uint8 mouth crops and returns words.
 
-The serving function holds the eval-time preprocessing (centre crop, normalisation with
-the train split's tf.Transform statistics) and the vocabulary, so serving cannot drift
+The serving function holds the eval-time preprocessing (centre frames and crop,
+normalisation with the train split's tf.Transform statistics, downscaling) and the vocabulary, so serving cannot drift
 from training. Signature `serve` (also `serving_default`):
 
   frames         uint8 [batch, T, S, S]     grey mouth crops as the preprocess job writes
@@ -24,19 +24,20 @@ import keras
 import tensorflow as tf
 
 from schemas.contract import CONTRACT_FILE, PreprocessingContract, contract_text
-from trainer.input import DatasetStats, serving_features
+from trainer.input import DatasetStats, InputConfig, serving_features
 
 SERVE = "serve"
 TOP_K = 5
 
 
-def serving_function(model: keras.Model, stats: DatasetStats, crop_size: int):
+def serving_function(model: keras.Model, stats: DatasetStats, input_config: InputConfig):
     """The function the SavedModel serves: uint8 crops -> probabilities and top words."""
     vocabulary = tf.constant(list(stats.vocabulary))
     k = min(TOP_K, len(stats.vocabulary))
 
     def serve(frames, boundary_mask):
-        features = serving_features(frames, boundary_mask, stats, crop_size)
+        features = serving_features(frames, boundary_mask, stats, input_config.crop_size,
+                                    input_config.frames, input_config.downscale)
         logits = tf.cast(model(features, training=False), tf.float32)
         probabilities = tf.nn.softmax(logits, axis=-1)
         top = tf.math.top_k(probabilities, k=k)
@@ -56,7 +57,7 @@ def export_model(model: keras.Model, stats: DatasetStats, config, export_dir: st
     size = contract.crop_size
     signature = [tf.TensorSpec([None, None, size, size], tf.uint8, name="frames"),
                  tf.TensorSpec([None, None], tf.float32, name="boundary_mask")]
-    archive.add_endpoint(SERVE, serving_function(model, stats, config.input.crop_size),
+    archive.add_endpoint(SERVE, serving_function(model, stats, config.input),
                          input_signature=signature)
     archive.write_out(export_dir, verbose=False)
     model.save(os.path.join(export_dir, "model.keras"))

@@ -49,6 +49,11 @@ class InputConfig:
 
     batch_size: int = 32
     crop_size: int = 88            # random crop (train) / centre crop (eval) of the 96x96 patch
+    frames: int = 0                # the centre `frames` of each clip's window, train and
+                                   # serving alike (0: all); short words hold few frames
+    time_jitter: int = 0           # train only: the kept frames shift by up to this many
+                                   # frames either way, per clip
+    downscale: int = 1             # average-pool the crop by this factor (2: 88 -> 44 pixels)
     flip: bool = True              # random horizontal flip (train)
     max_time_mask: int = 5         # frames zeroed (after normalisation: 0 = the mean) in a
                                    # random span, train only
@@ -68,11 +73,36 @@ class InputConfig:
             raise ValueError(f"input.max_time_mask must be >= 0 and shuffle_buffer, "
                              f"cycle_length >= 1, got {self.max_time_mask!r}, "
                              f"{self.shuffle_buffer!r}, {self.cycle_length!r}")
+        if self.frames < 0 or self.time_jitter < 0 or self.downscale < 1:
+            raise ValueError(f"input.frames and input.time_jitter must be >= 0 and downscale "
+                             f">= 1, got {self.frames!r}, {self.time_jitter!r}, "
+                             f"{self.downscale!r}")
+        if self.crop_size % self.downscale:
+            raise ValueError(f"input.crop_size ({self.crop_size}) must be a multiple of "
+                             f"input.downscale ({self.downscale})")
+        if self.time_jitter and not self.frames:
+            raise ValueError("input.time_jitter shifts the kept frames: set input.frames too")
         if self.cache and self.snapshot:
             raise ValueError("input.cache and input.snapshot both keep the records read: "
                              "choose one (cache: memory, snapshot: disk)")
         if not 0 <= self.seed <= _MAX_SEED:
             raise ValueError(f"input.seed must be in [0, {_MAX_SEED}], got {self.seed!r}")
+
+    @property
+    def model_size(self) -> int:
+        """Side in pixels of the frames the model sees: the crop after downscaling."""
+        return self.crop_size // self.downscale
+
+    def model_frames(self, window_length: int) -> int:
+        """Frames per clip the model sees, for clips of `window_length` frames."""
+        if self.frames > window_length:
+            raise ValueError(f"input.frames is {self.frames}, but the clips hold "
+                             f"{window_length} frames: set input.frames to at most "
+                             f"{window_length} (0 keeps all)")
+        if self.frames and (window_length - self.frames) // 2 < self.time_jitter:
+            raise ValueError(f"input.time_jitter {self.time_jitter} shifts the {self.frames} "
+                             f"kept frames out of the {window_length}-frame window")
+        return self.frames or window_length
 
 
 @dataclass(frozen=True)
@@ -136,16 +166,56 @@ def centre_crop(frames: tf.Tensor, size: int) -> tf.Tensor:
     return frames[..., top:top + size, left:left + size]
 
 
+def centre_frames(sequence: tf.Tensor, count: int) -> tf.Tensor:
+    """The centre `count` steps of axis 1 ([B, T, ...] -> [B, count, ...]; 0: all).
+
+    With an odd margin the extra step is dropped at the end, so in a word-centred window
+    of odd length an odd count keeps the centre frame in the centre.
+    """
+    if not count:
+        return sequence
+    steps = tf.shape(sequence)[1]
+    tf.debugging.assert_greater_equal(steps, count,
+                                      message=f"clips are shorter than input.frames ({count})")
+    start = (steps - count) // 2
+    return sequence[:, start:start + count]
+
+
+def jittered_frames(sequences: list[tf.Tensor], count: int, jitter: int,
+                    seed: tf.Tensor) -> list[tf.Tensor]:
+    """`centre_frames`, shifted per clip by a draw from -jitter..jitter (the same shift for
+    every tensor of the list: frames and their mask stay aligned)."""
+    if not jitter:
+        return [centre_frames(sequence, count) for sequence in sequences]
+    batch, steps = tf.shape(sequences[0])[0], tf.shape(sequences[0])[1]
+    shifts = _offsets(batch, tf.constant(2 * jitter), seed) - jitter
+    starts = (steps - count) // 2 + shifts
+    indices = starts[:, tf.newaxis] + tf.range(count)[tf.newaxis, :]
+    return [tf.gather(sequence, indices, axis=1, batch_dims=1) for sequence in sequences]
+
+
+def downscale(frames: tf.Tensor, factor: int) -> tf.Tensor:
+    """Average pooling of each frame by `factor`: float [B, T, H, W] -> [B, T, H/f, W/f]."""
+    if factor == 1:
+        return frames
+    shape = tf.shape(frames)
+    images = tf.reshape(frames, tf.concat([[-1], shape[2:], [1]], axis=0))
+    pooled = tf.nn.avg_pool2d(images, factor, factor, "VALID")
+    return tf.reshape(pooled, tf.concat([shape[:2], tf.shape(pooled)[1:3]], axis=0))
+
+
 def serving_features(frames_uint8: tf.Tensor, boundary_mask: tf.Tensor, stats: DatasetStats,
-                     crop_size: int) -> dict:
+                     crop_size: int, frames: int = 0, factor: int = 1) -> dict:
     """Eval-time preprocessing, shared by evaluation and the exported model.
 
     frames_uint8 [B, T, H, W], boundary_mask [B, T] (any numeric dtype) ->
-    {"frames": float32 [B, T, c, c, 1] (centre crop, normalised), "boundary_mask": float32 [B, T]}.
+    {"frames": float32 [B, t, c, c, 1] (centre `frames` of T (0: all), centre crop,
+    normalised, downscaled by `factor`), "boundary_mask": float32 [B, t]}.
     """
-    frames = normalise(centre_crop(frames_uint8, crop_size), stats.mean, stats.std)
-    return {FRAMES: frames[..., tf.newaxis],
-            BOUNDARY_MASK: tf.cast(boundary_mask, tf.float32)}
+    kept = centre_frames(frames_uint8, frames)
+    pixels = downscale(normalise(centre_crop(kept, crop_size), stats.mean, stats.std), factor)
+    return {FRAMES: pixels[..., tf.newaxis],
+            BOUNDARY_MASK: tf.cast(centre_frames(boundary_mask, frames), tf.float32)}
 
 
 _CONTEXT_KEYS = (LABEL, CROP_HEIGHT, CROP_WIDTH)   # what training reads of a record
@@ -222,12 +292,17 @@ def time_mask(batch: tf.Tensor, count: tf.Tensor, max_frames: int,
 
 
 def _augment_fn(config: InputConfig, stats: DatasetStats):
-    """(records string [B], seed int64 [2]) -> (features, label) of the batch: parse, random
-    crop, flip, normalise, time mask (masked frames become 0, the mean)."""
+    """(records string [B], seed int64 [2]) -> (features, label) of the batch: parse, keep
+    the centre frames (jittered), random crop, flip, normalise, time mask (masked frames
+    become 0, the mean), downscale."""
 
     def augment(serialized: tf.Tensor, seed: tf.Tensor):
         clips = parse_clip_batch(serialized)
-        crop_seed, mask_seed = tf.unstack(tf.random.split(seed, 2))
+        crop_seed, mask_seed, shift_seed = tf.unstack(tf.random.split(seed, 3))
+        if config.frames:
+            clips[FRAMES], clips[BOUNDARY_MASK] = jittered_frames(
+                [clips[FRAMES], clips[BOUNDARY_MASK]], config.frames, config.time_jitter,
+                shift_seed)
         frames = random_crop_and_flip(clips[FRAMES], config.crop_size, config.flip, crop_seed)
         batch, count = tf.shape(frames)[0], tf.shape(frames)[1]
         scale = tf.fill([batch, count], 1.0 / stats.std)
@@ -235,18 +310,21 @@ def _augment_fn(config: InputConfig, stats: DatasetStats):
             scale *= time_mask(batch, count, config.max_time_mask, mask_seed)
         # One multiply normalises and masks: a pass less over the float frames.
         frames = (tf.cast(frames, tf.float32) - stats.mean) * scale[:, :, tf.newaxis, tf.newaxis]
-        return _model_inputs(frames, clips, config.crop_size)
+        return _model_inputs(downscale(frames, config.downscale), clips, config.model_size)
 
     return augment
 
 
 def _eval_fn(config: InputConfig, stats: DatasetStats):
-    """records string [B] -> (features, label): centre crop and normalisation only."""
+    """records string [B] -> (features, label): `serving_features`, as the export does."""
 
     def preprocess(serialized: tf.Tensor):
         clips = parse_clip_batch(serialized)
-        frames = normalise(centre_crop(clips[FRAMES], config.crop_size), stats.mean, stats.std)
-        return _model_inputs(frames, clips, config.crop_size)
+        features = serving_features(clips[FRAMES], clips[BOUNDARY_MASK], stats,
+                                    config.crop_size, config.frames, config.downscale)
+        features[FRAMES] = tf.ensure_shape(
+            features[FRAMES], [None, None, config.model_size, config.model_size, 1])
+        return features, tf.cast(clips[LABEL], tf.int32)
 
     return preprocess
 

@@ -71,6 +71,7 @@ def training_contract(card: dict, data_dir: str, config: TrainConfig,
         raise ValueError(f"input.crop_size is {config.input.crop_size}, but the clips of "
                          f"{data_dir!r} are {contract.crop_size} pixels square: set "
                          f"input.crop_size to at most {contract.crop_size}")
+    config.input.model_frames(contract.window_length)  # fails early on too many frames
     if warm_source and os.path.isdir(warm_source):
         from pipelines.evaluate.inference import read_contract
 
@@ -190,9 +191,11 @@ def _callbacks(config: TrainConfig, output: str, validation: str | None) -> list
 
 
 def build_and_compile(config: TrainConfig, stats: DatasetStats, steps: int,
-                      warm_source: str | None) -> keras.Model:
+                      warm_source: str | None, window_length: int) -> keras.Model:
     model_config = config.model
-    model = build_model(model_config.name, len(stats.vocabulary), size=config.input.crop_size,
+    model = build_model(model_config.name, len(stats.vocabulary),
+                        frames=config.input.model_frames(window_length),
+                        size=config.input.model_size,
                         width=model_config.width,
                         use_boundary_mask=model_config.use_boundary_mask,
                         dropout=model_config.dropout)
@@ -245,7 +248,7 @@ def train(data_dir: str, config: TrainConfig, output: str,
         _LOG.warning("no val clips and require_validation=false: training without validation "
                      "or early stopping; best.keras is chosen by training loss")
     with choose_strategy().scope():
-        model = build_and_compile(config, stats, steps, warm_source)
+        model = build_and_compile(config, stats, steps, warm_source, contract.window_length)
     started = time.perf_counter()
     history = model.fit(train_data, validation_data=val_data, epochs=config.epochs,
                         steps_per_epoch=steps, callbacks=_callbacks(config, output, validation),
