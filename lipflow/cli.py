@@ -46,8 +46,15 @@ def main(argv: list[str] | None = None) -> int:
     from lipflow import logs
 
     logs.configure(args.log_level)
-    if not args.verbose:
-        logs.start_tensorflow_quietly()
+    if args.verbose:
+        return _run_command(parser, args, argv, unknown)
+    # Beam's local worker processes inherit the filtered stderr and are quiet too.
+    with logs.native_noise_filtered():
+        return _run_command(parser, args, argv, unknown)
+
+
+def _run_command(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str],
+                 unknown: list[str]) -> int:
     if args.command == "preprocess":
         return preprocess.run(args, argv[argv.index("preprocess") + 1:])
     if args.command == "evaluate":

@@ -11,8 +11,9 @@ import contextlib
 import logging
 import os
 import re
+import signal
+import subprocess
 import sys
-import tempfile
 import time
 
 _WORKER_LOGGER = "apache_beam.runners.portability.local_job_service"
@@ -56,47 +57,65 @@ def configure(level: str) -> None:
     worker.addFilter(WorkerLogFilter())
 
 
-# Lines TensorFlow and its CUDA stubs print straight to the process's stderr (not
-# through Python logging) while starting; on a machine without a GPU they say nothing
-# a user can act on. Anything else printed meanwhile is passed on untouched.
+# Lines TensorFlow and its CUDA stubs print straight to a process's stderr (not through
+# Python logging, and before absl's logging starts, so TF_CPP_MIN_LOG_LEVEL does not
+# hold them back) while starting; on a machine without a GPU they say nothing a user can
+# act on. Anything else printed is passed on untouched.
 _NATIVE_NOISE = re.compile(
     r"absl::InitializeLog|oneDNN custom operations|Could not find cuda drivers|"
     r"cpu_feature_guard|To enable the following instructions|rebuild TensorFlow with|"
     r"failed call to cuInit|Unable to register cu(DNN|FFT|BLAS) factory|TF-TRT Warning|"
     r"computation placer already registered|cuda_executor|cuda_diagnostics|"
     r"Attempting to register factory")
+# How long a command waits, at its end, for the filter to pass on the last lines: a
+# worker process the runner has not reaped yet may still hold the pipe open.
+_DRAIN_SECONDS = 5.0
 
 
 def is_native_noise(line: str) -> bool:
     return _NATIVE_NOISE.search(line) is not None
 
 
+def copy_without_native_noise(source: int, sink: int) -> None:
+    """Copies lines from file descriptor `source` to `sink` until end of file, leaving
+    out start-up noise. A line is passed on as soon as it is complete."""
+    pending = b""
+    while chunk := os.read(source, 65536):
+        pending += chunk
+        complete, newline, pending = pending.rpartition(b"\n")
+        if newline:
+            lines = (complete + newline).splitlines(keepends=True)
+            kept = [line for line in lines
+                    if not is_native_noise(line.decode("utf-8", "replace"))]
+            if kept:
+                os.write(sink, b"".join(kept))
+    if pending and not is_native_noise(pending.decode("utf-8", "replace")):
+        os.write(sink, pending)
+
+
 @contextlib.contextmanager
 def native_noise_filtered():
-    """Captures file descriptor 2 for the block; replays its lines except start-up noise."""
+    """Sends file descriptor 2 through a filter process for the block, so that the
+    start-up noise of this process and of every process it starts meanwhile (Beam's
+    local workers inherit the descriptor) is dropped and everything else shown live."""
     sys.stderr.flush()
     saved = os.dup(2)
-    with tempfile.TemporaryFile() as capture:
-        os.dup2(capture.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            capture.seek(0)
-            text = capture.read().decode("utf-8", "replace")
-            kept = [line for line in text.splitlines(keepends=True) if not is_native_noise(line)]
-            sys.stderr.write("".join(kept))
-            sys.stderr.flush()
-
-
-def start_tensorflow_quietly() -> None:
-    """Imports TensorFlow and looks for GPUs (when CUDA prints its complaints) quietly."""
-    with native_noise_filtered():
-        import tensorflow as tf
-
-        tf.config.list_physical_devices("GPU")
+    read_end, write_end = os.pipe()
+    # A process of its own, so that it never waits on this one's GIL; this file run as a
+    # script in isolated mode needs nothing but the standard library, wherever lipflow is.
+    copier = subprocess.Popen([sys.executable, "-I", os.path.abspath(__file__)],
+                              stdin=read_end, stdout=saved, stderr=saved, close_fds=True)
+    os.close(read_end)
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            copier.wait(timeout=_DRAIN_SECONDS)
 
 
 class Progress:
@@ -116,14 +135,21 @@ class Progress:
         line = (f"{self._done}/{self._total} {self._noun} done"
                 + (f" ({name})" if name else "")
                 + f", {self._frames / elapsed:.0f} frames/s"
-                + (f", about {_duration(left)} left" if self._done < self._total else ""))
+                + (f", about {duration(left)} left" if self._done < self._total else ""))
         self._log.info("%s", line)
         return line
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """`seconds` as a person reads it: 40 s, 12 min, 2.5 h."""
     if seconds < 90:
         return f"{seconds:.0f} s"
     if seconds < 5400:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
+
+
+if __name__ == "__main__":
+    # Deaf to Ctrl-C, so that the traceback of an interrupted command still gets through.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    copy_without_native_noise(0, 1)

@@ -3,6 +3,7 @@
 import dataclasses
 import glob
 import json
+import logging
 import os
 import shutil
 
@@ -35,8 +36,18 @@ def _pair(root, stem: str, video: str, align_text: str | None = None, source_ali
             handle.write(align_text.encode("latin-1") if "\xe9" in align_text else align_text.encode())
 
 
+class _Lines(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
 @pytest.fixture(scope="module")
-def job_output(tmp_path_factory):
+def job_run(tmp_path_factory):
+    """The job over every kind of input: (input folder, output, manifest, the job's log lines)."""
     root = tmp_path_factory.mktemp("inputs")
     work = tmp_path_factory.mktemp("work")
     os.makedirs(root / "video")
@@ -67,8 +78,21 @@ def job_output(tmp_path_factory):
     listing = list_inputs(str(root))
     # Every group in train, so that no word is out of vocabulary: splits are tested apart.
     config = dataclasses.replace(default(), train_fraction=1.0, val_fraction=0.0)
-    manifest = job.run(listing, config, str(root), output, options)
-    return root, output, manifest
+    logger, lines = logging.getLogger(job.__name__), _Lines()
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(lines)
+    try:
+        manifest = job.run(listing, config, str(root), output, options)
+    finally:
+        logger.removeHandler(lines)
+        logger.setLevel(level)
+    return root, output, manifest, lines.lines
+
+
+@pytest.fixture(scope="module")
+def job_output(job_run):
+    return job_run[:3]
 
 
 def _dead_letters(output):
@@ -107,6 +131,13 @@ def test_every_bad_input_is_a_dead_letter_with_its_reason(job_output):
                                                    "word_outside_video"]
     assert set(by_video["video/truncated"]) == {"word_outside_video"}
     assert sum(manifest["failures"].values()) == len(_dead_letters(output))
+
+
+def test_progress_counts_every_video_done_whether_it_failed_or_not(job_run):
+    *_, manifest, lines = job_run
+    progress = [line for line in lines if line.startswith("preprocess: ")]
+    assert manifest["videos"]["seen"] == 15
+    assert progress and progress[-1].startswith("preprocess: 15/15 videos done")
 
 
 def _read_clips(output):

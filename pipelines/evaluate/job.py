@@ -11,6 +11,7 @@ dataset's label ids, so any dataset lipflow wrote can be scored by any model.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 
@@ -25,12 +26,14 @@ from pipelines.evaluate.inference import (SavedModelHandler, read_contract, read
                                           union_vocabulary)
 from pipelines.evaluate.metrics import MetricsConfig
 from pipelines.evaluate.outputs import METRICS_FILE, RunContext, write_outputs
+from pipelines.evaluate.progress import progress_line, record_progress, split_clips
 from pipelines.evaluate.read_clips import ReadClips, split_files
 from pipelines.evaluate.score import (AUGMENTED, OUT_OF_VOCABULARY, SortClipsFn,
                                       inference_failures, prediction_line, scored_row)
 from pipelines.evaluate.views import TTA_MODES
 from pipelines.preprocess.dataset_info import DATASET_INFO_FILE
 from pipelines.preprocess.dead_letters import DEAD_LETTER, WriteDeadLetters
+from pipelines.progress import reported
 from schemas.contract import check_contract, dataset_contract
 
 PREDICTIONS_FILE = "predictions.jsonl"
@@ -83,8 +86,9 @@ def run_context(config: EvaluateConfig, data: str, output: str) -> RunContext:
 
 
 def build_pipeline(pipeline: beam.Pipeline, files: list[str], config: EvaluateConfig,
-                   context: RunContext) -> None:
-    """Adds the whole evaluation to `pipeline`."""
+                   context: RunContext, progress_folder: str = "") -> None:
+    """Adds the whole evaluation to `pipeline`; progress taps write into `progress_folder`
+    (pipelines.progress) unless it is ""."""
     vocabulary = list(context.vocabulary)
     index = {word: i for i, word in enumerate(vocabulary)}
     read = pipeline | "ListFiles" >> beam.Create(files) | "ReadClips" >> ReadClips()
@@ -114,6 +118,8 @@ def build_pipeline(pipeline: beam.Pipeline, files: list[str], config: EvaluateCo
                    outcomes.augmented_event),
                failures | "FailureEvents" >> beam.Map(outcomes.failure_event))
               | "AllEvents" >> beam.Flatten())
+    if progress_folder:
+        record_progress(progress_folder, events)
     (events
      | "CollectOutcomes" >> beam.CombineGlobally(outcomes.CollectOutcomesFn())
      | "WriteOutputs" >> beam.Map(write_outputs, context))
@@ -127,7 +133,9 @@ def run(config: EvaluateConfig, data: str, output: str, options: PipelineOptions
         FileSystems.mkdirs(output)
     _LOG.info("evaluating %d model(s) on %d files of %s/%s (%d views each)",
               len(config.models), len(files), data, config.split, len(context.views))
-    with beam.Pipeline(options=options) as pipeline:
-        build_pipeline(pipeline, files, config, context)
+    describe = functools.partial(progress_line, expected=split_clips(data, config.split))
+    with reported(options, describe, _LOG) as progress_folder, \
+            beam.Pipeline(options=options) as pipeline:
+        build_pipeline(pipeline, files, config, context, progress_folder)
     with FileSystems.open(FileSystems.join(output, METRICS_FILE)) as handle:
         return json.loads(handle.read().decode("utf-8"))

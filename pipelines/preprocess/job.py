@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import logging
 import os
@@ -38,12 +39,14 @@ from pipelines.preprocess.filter_quality import FilterQuality
 from pipelines.preprocess.inputs import InputListing
 from pipelines.preprocess.landmarks import make_backend
 from pipelines.preprocess.plan_chunks import PlanChunks
+from pipelines.preprocess.progress import progress_line, record_progress
 from pipelines.preprocess.read_transcripts import ReadTranscripts
 from pipelines.preprocess.shot_list import WriteShotLists
 from pipelines.preprocess.splits import SPLITS
 from pipelines.preprocess.vocabulary import (AnalyzeVocabulary, AttachLabels,
                                              read_fixed_vocabulary, write_vocabulary_asset)
 from pipelines.preprocess.write_clips import WriteClips
+from pipelines.progress import reported
 from schemas.layout import CLIPS_PREFIX, SENTENCES_DIR, TRANSFORM_DIR, clip_file_pattern
 
 DEAD_LETTERS_FILE = "dead_letters.jsonl"
@@ -75,10 +78,12 @@ def orphan_failures(listing: InputListing) -> list[dict]:
 
 
 def build_pipeline(pipeline: beam.Pipeline, listing: InputListing, config: PreprocessConfig,
-                   output: str, run_info: dict, vocabulary_file: str = "") -> None:
+                   output: str, run_info: dict, vocabulary_file: str = "",
+                   progress_folder: str = "") -> None:
     """Adds the whole job to `pipeline`, writing into the folder `output`.
 
     `vocabulary_file`: a fixed vocabulary (see `stage_fixed_vocabulary`) or "" to learn one.
+    `progress_folder`: where the progress taps write (pipelines.progress), or "" for none.
     """
     videos = (pipeline
               | "ListVideos" >> beam.Create(listing.videos)
@@ -91,6 +96,8 @@ def build_pipeline(pipeline: beam.Pipeline, listing: InputListing, config: Prepr
                | "DetectLandmarks" >> DetectLandmarks(config))
     tracked.tracks | "WriteShotLists" >> WriteShotLists(FileSystems.join(output, SHOTS_FILE),
                                                         config.fps)
+    if progress_folder:
+        record_progress(progress_folder, config.fps, parsed, aligned, planned, tracked)
     cropped = tracked.tracks | "CropMouths" >> CropMouths(config)
     checked = cropped.clips | "FilterQuality" >> FilterQuality(config.quality_thresholds)
     split = checked.clips | "AssignSplits" >> AssignSplits(config.split_ratios, config.split_by)
@@ -181,8 +188,11 @@ def run(listing: InputListing, config: PreprocessConfig, input_path: str, output
         FileSystems.mkdirs(output)
     vocabulary_file = stage_fixed_vocabulary(config, output)
     _LOG.info("preprocessing %d videos from %s into %s", len(listing.videos), input_path, output)
-    with beam.Pipeline(options=options) as pipeline:
-        build_pipeline(pipeline, listing, config, output, run_info, vocabulary_file)
+    describe = functools.partial(progress_line, total=len(listing.videos))
+    with reported(options, describe, _LOG) as progress_folder, \
+            beam.Pipeline(options=options) as pipeline:
+        build_pipeline(pipeline, listing, config, output, run_info, vocabulary_file,
+                       progress_folder)
     with FileSystems.open(FileSystems.join(output, MANIFEST_FILE)) as handle:
         written = json.load(handle)
     files = {split: f"{split}/{clip_file_pattern(config.compression)}" for split in SPLITS}
