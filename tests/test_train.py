@@ -86,6 +86,42 @@ def test_exported_model_matches_the_in_memory_model_in_a_fresh_process(trained, 
     assert list(served["w"][:, 0]) == best
 
 
+def test_an_export_of_a_model_on_centre_frames_and_downscaled_crops_serves_whole_clips(
+        dataset, tmp_path):
+    """input.frames and input.downscale live inside the export: it takes the dataset's
+    29-frame 96-pixel clips and gives what the model gives on the numpy-cut input."""
+    import keras
+    import tensorflow as tf
+
+    from trainer.input import load_stats
+
+    output = str(tmp_path / "run")
+    result = lipflow("train", "--data", dataset, "--config", "demo", "--output", output,
+                     *[a for item in TINY + ["epochs=1", "steps_per_epoch=2", "input.frames=15",
+                                             "input.time_jitter=2", "input.downscale=2",
+                                             "model.use_boundary_mask=true"]
+                       for a in ("--set", item)])
+    assert result.returncode == 0, result.stderr[-3000:]
+    export = os.path.join(output, "export")
+    model = keras.saving.load_model(os.path.join(export, "model.keras"), compile=False)
+    shapes = {tensor.name.split(":")[0]: tuple(tensor.shape[1:]) for tensor in model.inputs}
+    assert shapes["frames"] == (15, 44, 44, 1) and shapes["boundary_mask"] == (15,)
+    rng = np.random.default_rng(1)
+    frames = rng.integers(0, 256, (2, 29, 96, 96), dtype=np.uint8)
+    mask = np.zeros((2, 29), np.float32)
+    mask[:, 11:19] = 1
+    served = tf.saved_model.load(export).signatures["serve"](
+        frames=tf.constant(frames), boundary_mask=tf.constant(mask))
+    stats = load_stats(dataset)
+    kept = frames[:, 7:22, 4:92, 4:92].astype(np.float32)
+    pooled = ((kept - np.float32(stats.mean)) / np.float32(stats.std)).reshape(
+        2, 15, 44, 2, 44, 2).mean(axis=(3, 5))
+    logits = model({"frames": pooled[..., None], "boundary_mask": mask[:, 7:22]},
+                   training=False)
+    expected = tf.nn.softmax(tf.cast(logits, tf.float32)).numpy()
+    np.testing.assert_allclose(served["probabilities"].numpy(), expected, atol=1e-5)
+
+
 def _epochs_logged(output):
     with open(os.path.join(output, "logs", "history.csv")) as handle:
         return [int(row["epoch"]) for row in csv.DictReader(handle)]
