@@ -10,9 +10,9 @@ the region holds its footprint under the smoothed points; the warp then reads th
 pixels it reads in the whole frame (see alignment.warp_crop_from_region), so the crop is
 the same to the byte. Otherwise `crop` says so (None) and the caller decodes the frames.
 
-A region is about (1 + 2 * margin)^2 times the crop's footprint (a 720-line face: about
-290 x 290 pixels), a tenth of a 1280x720 grey frame, so a minute's chunk of a two-face
-programme keeps a few hundred megabytes at most. Pure numpy plus cv2; no Beam, no TensorFlow.
+A region is about (1 + 2 * margin)^2 times the crop's footprint, so what a chunk keeps
+grows with the faces on its fitted frames and their size on screen, not with the frame's
+size. Pure numpy plus cv2; no Beam, no TensorFlow.
 """
 
 from __future__ import annotations
