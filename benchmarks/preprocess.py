@@ -164,7 +164,8 @@ def track_landmarks(backend, frames: list, job, report, config, reference):
 
     media = probe_media(job.input.video)
     whole = FrameRange(video_start=media.video_start)
-    sources = CropSources(reference, config.crop_size)
+    sources = CropSources(reference, config.crop_size,
+                          wanted_ranges(job, config, media.video_start, whole, context=0))
     faces = track_faces(iter(frames), backend, config.tracking_rule,
                         wanted_ranges(job, config, media.video_start, whole), media.video_start,
                         sources=sources)

@@ -16,7 +16,7 @@ from pipelines.preprocess import clipping
 from pipelines.preprocess.alignment import crop_footprint, warp_crop, warp_crop_from_region
 from pipelines.preprocess.config import default
 from pipelines.preprocess.crop_mouths import CropMouths, clip_id, word_spans
-from pipelines.preprocess.crop_sources import KeptFrame, Region, kept_region
+from pipelines.preprocess.crop_sources import CropSources, KeptFrame, Region, kept_region
 from pipelines.preprocess.detect_landmarks import DetectLandmarks, DetectLandmarksFn
 from pipelines.preprocess.inputs import VideoInput
 from pipelines.preprocess.mean_face import mean_face
@@ -73,6 +73,16 @@ def test_a_region_one_pixel_short_of_the_footprint_is_refused():
                                   warp_crop(frame, matrix, 48))
     assert KeptFrame({3: short}).crop(3, matrix, 48) is None
     assert KeptFrame({3: exact}).crop(4, matrix, 48) is None  # no region of that face
+
+
+def test_only_frames_inside_the_crop_ranges_are_kept():
+    face = mean_face().astype(np.float32)  # the mean face's own pose on a 256-pixel frame
+    sources = CropSources(mean_face(), 96, ranges=[(2, 4), (9, 9)])
+    for index in range(12):
+        sources.keep(index, _textured_frame(256, 256, seed=index), [(5, face)])
+    kept = [index for index, frame in enumerate(sources.frames(0, 12)) if frame.regions]
+    assert kept == [2, 3, 4, 9]
+    assert sources.nbytes > 0
 
 
 def _grid_job(clip: str) -> VideoJob:

@@ -62,13 +62,13 @@ def track_video(path: str, config: PreprocessConfig, backend: LandmarkBackend,
                 ranges: list[tuple[int, int]] | None, media: MediaInfo | None = None,
                 frames: FrameRange | None = None, known_shots: Sequence[int] | None = None,
                 num_frames: int | None = None,
-                reference: np.ndarray | None = None) -> TrackedVideo:
+                sources: CropSources | None = None) -> TrackedVideo:
     """Decodes `frames` of a local video (default: all) and tracks its faces.
 
     `ranges`: inclusive frame ranges worth landmarks (None: every frame). `media`: the
     probe, when the caller has one. `known_shots` and `num_frames`: a cut scan's shot
-    starts and the video's length, for a chunk of a long programme. `reference`: the
-    mean face; with it, the pixels the crops need are kept (TrackedVideo.sources), so
+    starts and the video's length, for a chunk of a long programme. `sources`, when
+    given, is filled with the pixels the crops need (TrackedVideo.sources), so
     `cut_video_crops` needs no second decode. Raises RecordError for a video that cannot
     be decoded ("decode_mismatch" when a chunk's decode ends early).
     """
@@ -76,7 +76,6 @@ def track_video(path: str, config: PreprocessConfig, backend: LandmarkBackend,
     frames = frames if frames is not None else FrameRange(video_start=media.video_start)
     report = DecodeReport()
     decoded = decode_frames(path, report, config.fps, config.max_side, frames=frames)
-    sources = CropSources(reference, config.crop_size) if reference is not None else None
     faces = track_faces(decoded, backend, config.tracking_rule, ranges, media.video_start,
                         frames.first, None if known_shots is None else np.asarray(known_shots),
                         num_frames, sources)

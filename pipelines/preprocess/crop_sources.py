@@ -17,6 +17,7 @@ size. Pure numpy plus cv2; no Beam, no TensorFlow.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
@@ -78,20 +79,35 @@ class KeptFrame:
 
 
 class CropSources:
-    """The regions kept of a video's frames for its crops, filled frame by frame."""
+    """The regions kept of a video's frames for its crops, filled frame by frame.
 
-    def __init__(self, reference: np.ndarray, crop_size: int, margin: float = KEEP_MARGIN):
+    `ranges`: sorted, merged inclusive frame ranges that crops can use (None: every frame);
+    frames outside them are not kept. `reference`: the mean face the crops align to.
+    """
+
+    def __init__(self, reference: np.ndarray, crop_size: int,
+                 ranges: list[tuple[int, int]] | None = None, margin: float = KEEP_MARGIN):
         if margin < 0:
             raise ValueError(f"margin must be >= 0, got {margin!r}")
         self._reference = np.asarray(reference, dtype=np.float64)
         self._crop_size = int(crop_size)
         self._margin = float(margin)
+        self._ranges = ranges
+        self._starts = None if ranges is None else [lo for lo, _ in ranges]
         self._frames: dict[int, KeptFrame] = {}
+
+    def wanted(self, index: int) -> bool:
+        if self._ranges is None:
+            return True
+        at = bisect.bisect_right(self._starts, index) - 1
+        return at >= 0 and index <= self._ranges[at][1]
 
     def keep(self, index: int, frame: np.ndarray,
              faces: Iterable[tuple[int, np.ndarray]]) -> None:
-        """Keeps, of frame `index` (uint8 [H, W]), a region per (track id, float [68, 2]
-        fitted points) around that face's mouth crop."""
+        """Keeps, of frame `index` (uint8 [H, W]) if crops can use it, a region per (track
+        id, float [68, 2] fitted points) around that face's mouth crop."""
+        if not self.wanted(index):
+            return
         kept = KeptFrame()
         for track_id, points in faces:
             matrix = mouth_crop_transform(points, self._reference, self._crop_size)

@@ -90,31 +90,36 @@ def _words_near(job: VideoJob, config: PreprocessConfig, video_start: float,
 
 
 def wanted_ranges(job: VideoJob, config: PreprocessConfig, video_start: float,
-                  frames: FrameRange) -> list[tuple[int, int]] | None:
+                  frames: FrameRange,
+                  context: int | None = None) -> list[tuple[int, int]] | None:
     """Frame ranges to fit; None (every frame) for LRW clips, whose times count from the centre.
 
     Every word near the decoded frames counts, not only the chunk's own: a chunk then fits
     exactly the frames a whole-video pass would fit there (a neighbour's window context
-    included), so chunked and whole runs give the same tracks.
+    included), so chunked and whole runs give the same tracks. `context`: frames wanted
+    beyond each window (default: config.context_frames; 0 gives the frames crops can use).
     """
     if job.transcript.anchor != "start":
         return None
+    context = config.context_frames if context is None else context
     ranges = frames_of_interest(_words_near(job, config, video_start, frames), video_start,
                                 config.fps, config.window_length, config.end_tolerance,
-                                config.context_frames)
+                                context)
     if config.unit == "sentence":
-        ranges = merged_ranges(ranges + sentence_ranges(job, config, video_start))
+        ranges = merged_ranges(ranges + sentence_ranges(job, config, video_start, context))
     end = frames.end if frames.end is not None else 10**12
     return [(max(lo, frames.first), min(hi, end - 1)) for lo, hi in ranges
             if hi >= frames.first and lo < end]
 
 
-def sentence_ranges(job: VideoJob, config: PreprocessConfig,
-                    video_start: float) -> list[tuple[int, int]]:
-    """Frames a sentence clip may use (its words, margin and landmark context), per sentence:
-    a pause inside a sentence can lie beyond every word window."""
+def sentence_ranges(job: VideoJob, config: PreprocessConfig, video_start: float,
+                    context: int | None = None) -> list[tuple[int, int]]:
+    """Frames a sentence clip may use (its words, margin and `context` frames of landmark
+    context, default config.context_frames), per sentence: a pause inside a sentence can
+    lie beyond every word window."""
     words, ranges = job.transcript.words, []
-    reach = config.sentence_margin + config.context_frames + 1
+    context = config.context_frames if context is None else context
+    reach = config.sentence_margin + context + 1
     for sentence in transcript_sentences(job.transcript):
         if not sentence.positions:
             continue
@@ -157,10 +162,13 @@ class DetectLandmarksFn(beam.DoFn):
         config, plan = self._config, job.plan
         media = plan.media if plan is not None else probe_media(path, config.fps)
         frames = frame_range(job, media.video_start)
+        # Regions are kept only where a crop can fall: the windows, without their context.
+        sources = CropSources(self._reference, config.crop_size,
+                              wanted_ranges(job, config, media.video_start, frames, context=0))
         tracked = clipping.track_video(
             path, config, self._backend, wanted_ranges(job, config, media.video_start, frames),
             media, frames, None if plan is None else plan.shot_starts,
-            None if plan is None else plan.num_frames, self._reference)
+            None if plan is None else plan.num_frames, sources)
         return VideoTracks(job=job, faces=tracked.faces, has_audio=tracked.has_audio,
                            decode_warnings=tracked.decode_warnings, sources=tracked.sources)
 
