@@ -1,28 +1,33 @@
 """One decode per video: crops cut from the regions the landmark pass keeps are the crops of
-the whole frames, and a real run of the stages decodes each video exactly once."""
+the whole frames, and a real preprocess run decodes each video exactly once."""
 
+import dataclasses
+import glob
 import hashlib
+import os
+import shutil
 from collections import Counter
 
-import apache_beam as beam
 import cv2
 import numpy as np
 import pytest
 from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
-from apache_beam.testing.util import assert_that, equal_to
 
-from pipelines.preprocess import clipping
+from pipelines.preprocess import clipping, job
 from pipelines.preprocess.alignment import crop_footprint, warp_crop, warp_crop_from_region
 from pipelines.preprocess.config import default
-from pipelines.preprocess.crop_mouths import CropMouths, clip_id, word_spans
+from pipelines.preprocess.crop_mouths import clip_id, word_spans
 from pipelines.preprocess.crop_sources import CropSources, KeptFrame, Region, kept_region
-from pipelines.preprocess.detect_landmarks import DetectLandmarks, DetectLandmarksFn
-from pipelines.preprocess.inputs import VideoInput
+from pipelines.preprocess.detect_landmarks import DetectLandmarksFn
+from pipelines.preprocess.inputs import VideoInput, list_inputs
 from pipelines.preprocess.mean_face import mean_face
 from pipelines.preprocess.read_transcripts import VideoJob
 from pipelines.preprocess.transcripts import Transcript, parse_transcript
 from pipelines.preprocess.word_placement import PlacedWord
+from schemas.clip import CLIP_ID, FRAMES, decode_clip
+from schemas.layout import clip_file_pattern
 from tests import media
 
 CONFIG = default()
@@ -121,12 +126,34 @@ def _counter(result, name: str) -> int:
     return sum(c.committed for c in found)
 
 
+def _sample_folder(root) -> str:
+    for folder in ("video", "align"):
+        (root / folder).mkdir(parents=True)
+    for clip in CLIPS:
+        shutil.copyfile(media.sample_video(clip), root / "video" / f"{clip}.mpg")
+        shutil.copyfile(media.sample_align(clip), root / "align" / f"{clip}.align")
+    return str(root)
+
+
+def _written_crops(output: str) -> dict[str, str]:
+    """Clip id -> digest of its frames, read back from the train split's files."""
+    import tensorflow as tf
+
+    files = sorted(glob.glob(os.path.join(output, "train", clip_file_pattern("gzip"))))
+    records = tf.data.TFRecordDataset(files, compression_type="GZIP")
+    clips = [decode_clip(r.numpy()) for r in records]
+    return {c[CLIP_ID]: _digest(c[FRAMES]) for c in clips}
+
+
 @pytest.mark.slow
-def test_the_stages_decode_each_video_once_and_cut_the_whole_frame_crops(monkeypatch):
-    jobs = [_grid_job(clip) for clip in CLIPS]
+def test_the_preprocess_job_decodes_each_video_once_and_writes_the_whole_frame_crops(
+        tmp_path, monkeypatch):
+    source = _sample_folder(tmp_path / "in")
+    listing = list_inputs(source)
+    config = dataclasses.replace(CONFIG, train_fraction=1.0, val_fraction=0.0)
     expected = {}
-    for job in jobs:
-        expected.update(_whole_frame_crops(job))
+    for video in listing.videos:
+        expected.update(_whole_frame_crops(_grid_job(os.path.basename(video.video)[:-4])))
     assert len(expected) == 12
     decodes = Counter()
     real_decode = clipping.decode_frames
@@ -136,17 +163,17 @@ def test_the_stages_decode_each_video_once_and_cut_the_whole_frame_crops(monkeyp
         return real_decode(path, *args, **kwargs)
 
     monkeypatch.setattr(clipping, "decode_frames", counted_decode)
-    pipeline = BeamTestPipeline(options=beam.options.pipeline_options.PipelineOptions(
-        ["--direct_running_mode", "in_memory"]))
-    tracks = pipeline | beam.Create(jobs) | DetectLandmarks(CONFIG)
-    clips = tracks.tracks | CropMouths(CONFIG)
-    assert_that(clips.clips | beam.Map(lambda c: (c.clip_id, _digest(c.frames))),
-                equal_to(sorted(expected.items())))
+    output = str(tmp_path / "out")
+    os.makedirs(output)
+    run_info = {"input": source, "output": output, "options": config.as_dict()}
+    pipeline = BeamTestPipeline(options=PipelineOptions(["--direct_running_mode", "in_memory"]))
+    job.build_pipeline(pipeline, listing, config, output, run_info)
     result = pipeline.run()
     result.wait_until_finish()
-    assert dict(decodes) == {media.sample_video(clip): 1 for clip in CLIPS}
+    assert dict(decodes) == {video.video: 1 for video in listing.videos}
     assert _counter(result, "detect_landmarks.decode_passes") == len(CLIPS)
     assert _counter(result, "crop_mouths.decode_passes") == 0
+    assert _written_crops(output) == expected
 
 
 def test_a_crop_the_kept_regions_do_not_hold_is_cut_from_a_second_decode():
