@@ -9,7 +9,7 @@ video stream that starts after its audio does not shift the words. Only the fram
 that a word window will use (plus context for smoothing and gap filling) go through
 the landmark model; every frame goes through the cut detector. This is the video's one
 decode: the output keeps the points, and of the frames only the region around each
-fitted face that its mouth crops need (crop_sources.py), a small part of a frame, so
+fitted face that its mouth crops need (crop_sources.py), on the frames a window uses, so
 the crop stage cuts from them without decoding again (`decode_passes` counts the decodes
 per work item: one here, and in the crop stage only for crops the regions do not hold).
 """
@@ -31,8 +31,8 @@ from apache_beam.metrics import Metrics
 
 from pipelines.preprocess import clipping
 from pipelines.preprocess.audio import probe_media
-from pipelines.preprocess.crop_sources import CropSources
 from pipelines.preprocess.config import PreprocessConfig
+from pipelines.preprocess.crop_sources import CropSources
 from pipelines.preprocess.dead_letters import COUNTER_NAMESPACE, DEAD_LETTER, dead_letter, failure
 from pipelines.preprocess.decode import FrameRange
 from pipelines.preprocess.errors import RecordError
