@@ -9,25 +9,29 @@ compared with each other:
 
 - decode_only: `decode_frames` alone over every frame of every clip.
 - stages, timed in-process with the job's own functions over the same clips: decode
-  (the job decodes each video twice: once for landmarks, once for the crops),
-  landmarks (`track_faces`, on frames decoded beforehand), track
-  (`prepare_faces`: gap filling and smoothing per face track), crop (`mouth_crop_transform` + `warp_crop`
-  on the window frames), encode (`encode_clip`) and write (a GZIP TFRecord file through
-  the job's own sink at the configured level; Beam's stock `WriteToTFRecord` sink, which
-  compresses at zlib's default level, is timed on the same records as the baseline).
+  (the job decodes each video once, in the landmark pass), landmarks (`track_faces`, on
+  frames decoded beforehand, keeping the region around each fitted face that its crops
+  need), track (`prepare_faces`: gap filling and smoothing per face track), crop
+  (`cut_video_crops`: `mouth_crop_transform` + the warp on the window frames, from the
+  kept regions; a second decode, if any region fell short, is timed here and counted),
+  encode (`encode_clip`) and write (a GZIP TFRecord file through the job's own sink at
+  the configured level; Beam's stock `WriteToTFRecord` sink, which compresses at zlib's
+  default level, is timed on the same records as the baseline).
 - end_to_end: `pipelines.preprocess.job.run` on the DirectRunner (in_memory,
   direct_num_workers=1) in a fresh interpreter, over N videos and over 1 video; the
   difference gives the marginal rate without the fixed start-up cost (interpreter,
   Beam, TensorFlow import, model load).
 
 The stages call the clip-cutting library the job's DoFns call
-(`pipelines/preprocess/clipping.py`: `place_words`, `speech_energy`, `cut_crops`; and
+(`pipelines/preprocess/clipping.py`: `place_words`, `speech_energy`, `cut_video_crops`; and
 `track_faces`, `prepare_faces`), never a copy of a step, and the benchmark checks its
 timed landmarks and crops against the job's DoFns. Beam's stock sink for the baseline
 sits behind a private name (`_TFRecordSink`), which the benchmark calls rather than copy.
 
 Rates are in source frames (frames decoded once per video at the job's 25 fps) per
-second per core. Only the JSON result goes to stdout; logs go to stderr.
+second per core. The result file being replaced, if any, is summarised under
+`previous_result` (its stage shares and rates), for a before-and-after view. Only the
+JSON result goes to stdout; logs go to stderr.
 """
 
 from __future__ import annotations
@@ -49,7 +53,11 @@ from bench_utils import cpu_model, load_average, stdout_to_stderr  # beside this
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE_DIR = "data/sample/grid_s1"
 DEFAULT_OUTPUT = "benchmarks/results/preprocess.json"
-TARGET_FRAMES_PER_SECOND_PER_CORE = 150.0
+# The issue's targets for the sample GRID recordings (the broadcast one, 100 frames/s per
+# core on a 1280x720 programme, is benchmarks/broadcast.py's).
+TARGET_MARGINAL_FRAMES_PER_SECOND_PER_CORE = 150.0
+TARGET_RAW_FRAMES_PER_SECOND_PER_CORE = 100.0  # set for 40 recordings; the sample has 20
+TARGET_FIXED_START_UP_SECONDS = 15.0
 STAGES = ("decode", "landmarks", "track", "crop", "encode", "write")
 DIRECT_ONE_CORE_FLAGS = ("--runner", "DirectRunner", "--direct_running_mode", "in_memory",
                          "--direct_num_workers", "1")
@@ -116,18 +124,14 @@ class StageClock:
 
     def __init__(self):
         self.seconds = {stage: 0.0 for stage in STAGES}
-        self.decode_passes = {"landmark_pass": 0.0, "crop_pass": 0.0}
 
     @contextlib.contextmanager
-    def time(self, stage: str, decode_pass: str | None = None):
+    def time(self, stage: str):
         started = time.perf_counter()
         try:
             yield
         finally:
-            elapsed = time.perf_counter() - started
-            self.seconds[stage] += elapsed
-            if decode_pass is not None:
-                self.decode_passes[decode_pass] += elapsed
+            self.seconds[stage] += time.perf_counter() - started
 
 
 def video_job(video):
@@ -148,29 +152,25 @@ def decode_to_list(path: str, config):
     return list(decode_frames(path, report, config.fps, config.max_side)), report
 
 
-def count_frames(path: str, config) -> int:
-    """The crop pass's decode: every frame read, none kept."""
-    from pipelines.preprocess.decode import DecodeReport, decode_frames
-
-    return sum(1 for _ in decode_frames(path, DecodeReport(), config.fps, config.max_side))
-
-
-def track_landmarks(backend, frames: list, job, report, config):
-    """VideoTracks of decoded frames: DetectLandmarksFn's work without the decode.
-
-    Returns (tracks, frames given to the landmark model, detector runs).
+def track_landmarks(backend, frames: list, job, report, config, reference):
+    """VideoTracks of decoded frames: DetectLandmarksFn's work without the decode, keeping
+    the regions the crops need. Returns (tracks, frames given to the model, detector runs).
     """
     from pipelines.preprocess.audio import probe_media
+    from pipelines.preprocess.crop_sources import CropSources
     from pipelines.preprocess.decode import FrameRange
     from pipelines.preprocess.detect_landmarks import VideoTracks, wanted_ranges
     from pipelines.preprocess.video_tracks import track_faces
 
     media = probe_media(job.input.video)
     whole = FrameRange(video_start=media.video_start)
+    sources = CropSources(reference, config.crop_size,
+                          wanted_ranges(job, config, media.video_start, whole, context=0))
     faces = track_faces(iter(frames), backend, config.tracking_rule,
-                        wanted_ranges(job, config, media.video_start, whole), media.video_start)
+                        wanted_ranges(job, config, media.video_start, whole), media.video_start,
+                        sources=sources)
     tracks = VideoTracks(job=job, faces=faces, has_audio=media.has_audio,
-                         decode_warnings=report.stderr.strip())
+                         decode_warnings=report.stderr.strip(), sources=sources)
     return tracks, faces.fitted_frames, faces.detections
 
 
@@ -207,14 +207,19 @@ def placed_words(tracks, config) -> list:
     return [p for p in outcomes if isinstance(p, PlacedWord)]
 
 
-def crop_frames(frames: list, placed: list, reference, size: int) -> dict:
-    """Word index -> uint8 [T, size, size] crops, cut by the library from decoded frames."""
+def crop_frames(track, placed: list, reference, config) -> tuple[dict, int]:
+    """(word index -> uint8 [T, size, size] crops, second decodes): cut by the library from
+    the regions the landmark pass kept (and from a second decode where they fall short)."""
     from pipelines.preprocess import clipping
 
-    cuts = list(clipping.cut_crops(iter(frames), clipping.crop_requests(placed), reference, size))
+    tracked = clipping.TrackedVideo(track.faces, track.has_audio, sources=track.sources)
+    outcomes = list(clipping.cut_video_crops(track.job.input.video, tracked,
+                                             clipping.crop_requests(placed), reference, config))
+    second = sum(isinstance(o, clipping.SecondDecode) for o in outcomes)
+    cuts = [o for o in outcomes if not isinstance(o, clipping.SecondDecode)]
     if not all(isinstance(cut, clipping.CutCrops) for cut in cuts):
         raise RuntimeError("the decoded frames did not cover every window")
-    return {placed[cut.request].index: cut.frames for cut in cuts}
+    return {placed[cut.request].index: cut.frames for cut in cuts}, second
 
 
 def warped_pairs(placed: list) -> int:
@@ -312,29 +317,28 @@ class StageBench:
         self.serialized: list[bytes] = []
         self.frames_per_video: list[int] = []
         self.counts = {"videos": 0, "frames": 0, "frames_tracked": 0, "detector_runs": 0,
-                       "crops": 0, "clips": 0, "dead_letters": 0}
+                       "crops": 0, "clips": 0, "dead_letters": 0, "decode_passes": 0,
+                       "kept_region_bytes": 0}
 
     def run_video(self, video) -> None:
         config, clock = self.config, self.clock
         job = video_job(video)
-        with clock.time("decode", "landmark_pass"):
+        with clock.time("decode"):
             frames, report = decode_to_list(video.video, config)
         with clock.time("landmarks"):
             track, tracked, detections = track_landmarks(
-                self.backend, frames, job, report, config)
+                self.backend, frames, job, report, config, self.reference)
         if self.counts["videos"] == 0:
             check_same_track(track, self.landmark_fn, job)
         with clock.time("track"):
             smooth(track, config)
         placed = placed_words(track, config)
-        with clock.time("decode", "crop_pass"):
-            second_pass_frames = count_frames(video.video, config)
-        if second_pass_frames != len(frames):
-            raise RuntimeError(f"the two decodes of {video.video!r} differ in length")
         with clock.time("crop"):
-            crops = crop_frames(frames, placed, self.reference, config.crop_size)
+            crops, second_decodes = crop_frames(track, placed, self.reference, config)
         clips, dead = job_clips(self.crop_fn, track)
         check_same_crops(clips, crops)
+        self.counts["decode_passes"] += 1 + second_decodes
+        self.counts["kept_region_bytes"] += track.sources.nbytes
         with clock.time("encode"):
             self.serialized.extend(self._encode(clips))
         self.frames_per_video.append(len(frames))
@@ -384,16 +388,16 @@ def stage_report(bench: StageBench, tensorflow_import: float | None) -> dict:
     stages = {stage: {**rate(frames, seconds[stage]),
                       "share_of_total": round(seconds[stage] / total, 4)} for stage in STAGES}
     stages["decode"].update({
-        "passes_per_video": len(bench.clock.decode_passes),
-        "per_pass": {name: rate(frames, value)
-                     for name, value in bench.clock.decode_passes.items()},
-        "note": "the job decodes each video twice (landmark pass, crop pass); the stage rate "
-                "counts both passes per source frame"})
+        "passes_per_video": round(bench.counts["decode_passes"] / bench.counts["videos"], 3),
+        "note": "one pass per video: the landmark pass; the crops come from the regions it "
+                "keeps (a second decode where they fall short would count here)"})
     stages["landmarks"]["note"] = (
-        f"track_faces on frames decoded beforehand; {bench.counts['detector_runs']} "
-        f"detector runs over {bench.counts['frames_tracked']} tracked frames")
+        f"track_faces on frames decoded beforehand, keeping the crop regions "
+        f"({bench.counts['kept_region_bytes']} bytes over all videos); "
+        f"{bench.counts['detector_runs']} detector runs over {bench.counts['frames_tracked']} "
+        "tracked frames")
     stages["crop"]["note"] = (f"{bench.counts['crops']} window frames warped "
-                              "(mouth_crop_transform + warp_crop)")
+                              "(mouth_crop_transform + the warp, from the kept regions)")
     stages["write"].update({
         "bytes": bench.written_bytes,
         "baseline_beam_default_sink": {
@@ -511,13 +515,48 @@ def versions() -> dict:
     return {**package_versions(), "dlib": dlib.__version__}
 
 
-def target_verdict(end_to_end: dict) -> dict:
+def target_verdict(end_to_end: dict, videos: int) -> dict:
+    """Each of the issue's targets for this benchmark, the figure measured and whether it is met."""
     raw = end_to_end["raw_frames_per_second_per_core"]
-    margin = (end_to_end.get("marginal") or {}).get("frames_per_second_per_core")
-    return {"frames_per_second_per_core": TARGET_FRAMES_PER_SECOND_PER_CORE,
-            "met_raw": raw >= TARGET_FRAMES_PER_SECOND_PER_CORE,
-            "met_marginal": (margin >= TARGET_FRAMES_PER_SECOND_PER_CORE
-                             if margin is not None else None)}
+    marginal = end_to_end.get("marginal") or {}
+    margin = marginal.get("frames_per_second_per_core")
+    fixed = marginal.get("fixed_overhead_seconds")
+    return {
+        "marginal_frames_per_second_per_core": {
+            "target_at_least": TARGET_MARGINAL_FRAMES_PER_SECOND_PER_CORE, "measured": margin,
+            "met": margin >= TARGET_MARGINAL_FRAMES_PER_SECOND_PER_CORE if margin else None},
+        "fixed_start_up_seconds": {
+            "target_under": TARGET_FIXED_START_UP_SECONDS, "measured": fixed,
+            "met": fixed < TARGET_FIXED_START_UP_SECONDS if fixed is not None else None},
+        "raw_frames_per_second_per_core": {
+            "target_at_least": TARGET_RAW_FRAMES_PER_SECOND_PER_CORE, "measured": raw,
+            "met": raw >= TARGET_RAW_FRAMES_PER_SECOND_PER_CORE,
+            "note": f"the target is set for 40 GRID recordings; measured on {videos} (the "
+                    "sample holds 20), where the fixed start-up weighs more"},
+        "broadcast_frames_per_second_per_core": "measured by benchmarks/broadcast.py",
+    }
+
+
+def previous_result(path: str) -> dict | None:
+    """The stage shares and rates of the result file about to be replaced, if there is one."""
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as handle:
+        old = json.load(handle)
+    stages = old.get("stages", {})
+    end_to_end = old.get("end_to_end", {})
+    return {"date": old.get("date"),
+            "stage_shares": {name: value.get("share_of_total")
+                             for name, value in stages.get("stages", {}).items()},
+            "stage_ms_per_frame": {name: value.get("ms_per_frame")
+                                   for name, value in stages.get("stages", {}).items()},
+            "decode_passes_per_video": stages.get("stages", {}).get("decode", {}).get(
+                "passes_per_video"),
+            "stages_summed_frames_per_second": stages.get("total", {}).get("frames_per_second"),
+            "marginal_frames_per_second_per_core": (end_to_end.get("marginal") or {}).get(
+                "frames_per_second_per_core"),
+            "raw_frames_per_second_per_core": end_to_end.get("raw_frames_per_second_per_core"),
+            "load_average_1min": old.get("machine", {}).get("load_average_1min")}
 
 
 def add_beam_cost(end_to_end: dict, stages: dict) -> None:
@@ -528,7 +567,7 @@ def add_beam_cost(end_to_end: dict, stages: dict) -> None:
             margin["ms_per_frame"] - stages["total"]["ms_per_frame"], 3)
 
 
-def benchmark(listing, pinned_cpu: int | None) -> dict:
+def benchmark(listing, pinned_cpu: int | None, previous: dict | None) -> dict:
     import cv2
 
     from pipelines.preprocess.config import default
@@ -547,13 +586,15 @@ def benchmark(listing, pinned_cpu: int | None) -> dict:
         "input": SAMPLE_DIR, "videos": [os.path.basename(v.video) for v in listing.videos],
         "source_frames": sum(frames_per_video),
         "units": "source frames = frames decoded once per video at config.fps; rates per core",
-        "target": target_verdict(end_to_end), "decode_only": decode_only,
+        "targets": target_verdict(end_to_end, len(listing.videos)),
+        "decode_only": decode_only,
         "stages": stages, "end_to_end": end_to_end, "config": config.as_dict(),
         "threads": {**ONE_THREAD_ENV, "ffmpeg_threads": 1},
         "machine": {**machine(pinned_cpu), "load_average_1min": {
             "before": load_before, "after": load_average(),
             "note": "other work on the machine during the run slows the figures"}},
         "versions": versions(),
+        "previous_result": previous,
     }
 
 
@@ -583,7 +624,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.run_job_into:
             result = run_job_once(listing, args.run_job_into)
         else:
-            result = benchmark(listing, pinned_cpu)
+            result = benchmark(listing, pinned_cpu, previous_result(output))
     text = json.dumps(result, indent=2)
     if not args.run_job_into:
         os.makedirs(os.path.dirname(output), exist_ok=True)

@@ -52,7 +52,7 @@ def test_a_request_past_the_end_of_the_stream_is_uncut_and_says_where():
                 clipping.CropRequest(np.arange(25, 40), face)]
     outcomes = list(clipping.cut_crops(_numbered_frames(30), requests, mean_face(), 32))
     assert isinstance(outcomes[0], clipping.CutCrops) and outcomes[0].request == 0
-    assert outcomes[1] == clipping.Uncut(1, "the second decode ended before frame 39")
+    assert outcomes[1] == clipping.Uncut(1, "the decode ended before frame 39")
 
 
 def test_a_chunk_numbers_its_frames_from_its_first():

@@ -96,6 +96,21 @@ def test_detect_landmarks_tracks_a_real_face_and_rejects_the_rest(tmp_path):
     assert _counter(result, "detect_landmarks.frames_decoded") == 75 + 75
 
 
+def test_detect_landmarks_fits_only_the_frames_a_word_window_can_use():
+    # 'bin' alone: its window is frames 6-34; landmarks are wanted 23 frames either side
+    # (half the 75-frame sync span beyond the 29-frame window), so frames 0-57 of 75.
+    job = _grid_job()
+    only_bin = dataclasses.replace(job, transcript=Transcript("grid", job.transcript.words[:1]))
+    fn = DetectLandmarksFn(CONFIG)
+    fn.setup()
+    (track,) = list(fn.process(only_bin))
+    assert CONFIG.context_frames == 23
+    assert track.faces.decoded_frames == 75
+    assert track.faces.fitted_frames == 58
+    assert all(f.first_frame >= 0 and f.last_frame <= 57 for f in track.faces.faces)
+    assert track.faces.frames_with_face == 58
+
+
 @pytest.fixture(scope="module")
 def grid_track():
     """A real landmark track of a sample clip, with two words that cannot be cut."""

@@ -21,6 +21,7 @@ from pipelines.preprocess import clipping
 from pipelines.preprocess.active_speaker import SpeakerConfig
 from pipelines.preprocess.audio import probe_media
 from pipelines.preprocess.config import PreprocessConfig
+from pipelines.preprocess.crop_sources import CropSources
 from pipelines.preprocess.decode import FrameRange
 from pipelines.preprocess.errors import RecordError
 from pipelines.preprocess.inputs import VideoInput, transcript_for
@@ -112,12 +113,23 @@ def _transcript_spans(job: VideoJob, faces, fps: float) -> list[clipping.SpeechS
     return spans
 
 
-def _ranges(job: VideoJob | None, config: PreprocessConfig, video_start: float):
+def _ranges(job: VideoJob | None, config: PreprocessConfig, video_start: float,
+            context: int | None = None):
     from pipelines.preprocess.detect_landmarks import wanted_ranges
 
     if job is None:
         return None
-    return wanted_ranges(job, config, video_start, FrameRange(video_start=video_start))
+    return wanted_ranges(job, config, video_start, FrameRange(video_start=video_start), context)
+
+
+def _crop_sources(job: VideoJob | None, config: PreprocessConfig, video_start: float,
+                  reference: np.ndarray) -> CropSources | None:
+    """Where a transcript bounds the frames crops can use, the landmark pass keeps their
+    regions (one decode); without one, any faced frame may be cut, and keeping them all
+    would grow with the video, so the crops come from a second decode."""
+    if job is None:
+        return None
+    return CropSources(reference, config.crop_size, _ranges(job, config, video_start, 0))
 
 
 def _spans(job, tracked: clipping.TrackedVideo, energy, config: PreprocessConfig):
@@ -139,7 +151,8 @@ def cut_video(path: str, words: VideoWords | None, config: PreprocessConfig,
     job = words.job if words is not None else None
     media = probe_media(path, config.fps)
     tracked = clipping.track_video(path, config, backend, _ranges(job, config, media.video_start),
-                                   media)
+                                   media,
+                                   sources=_crop_sources(job, config, media.video_start, reference))
     faces = tracked.faces
     energy = clipping.speech_energy(path, faces, config.fps, tracked.has_audio)
     source, spans = _spans(job, tracked, energy, config)
@@ -155,10 +168,9 @@ def cut_video(path: str, words: VideoWords | None, config: PreprocessConfig,
             placed.append((span, outcome))
     cut = {}
     if placed:
-        cut = {c.request: c for c in clipping.cut_crops(
-            clipping.decode_for_cut(path, faces, config),
-            clipping.crop_requests([p for _, p in placed]), reference, config.crop_size,
-            faces.first)}
+        outcomes = clipping.cut_video_crops(path, tracked, clipping.crop_requests(
+            [p for _, p in placed]), reference, config)
+        cut = {c.request: c for c in outcomes if not isinstance(c, clipping.SecondDecode)}
     found = []
     for number, (span, word) in enumerate(placed):
         outcome = cut.get(number)

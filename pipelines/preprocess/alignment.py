@@ -144,6 +144,59 @@ def warp_crop(frame: np.ndarray, matrix: np.ndarray, crop_size: int) -> np.ndarr
                           flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
+def crop_footprint(matrix: np.ndarray, crop_size: int) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom), inclusive pixels: the frame pixels `warp_crop` reads.
+
+    The crop's corners mapped back into the frame, widened by a pixel on each side for
+    the bilinear neighbours and the warp's fixed-point rounding (1/32 pixel).
+    """
+    inverse = _inverse_affine(_check_matrix(matrix))
+    last = float(crop_size - 1)
+    corners = np.array([[0.0, 0.0], [last, 0.0], [0.0, last], [last, last]])
+    mapped = corners @ inverse[:, :2].T + inverse[:, 2]
+    low, high = np.floor(mapped.min(axis=0)), np.floor(mapped.max(axis=0))
+    return int(low[0]) - 1, int(low[1]) - 1, int(high[0]) + 2, int(high[1]) + 2
+
+
+def _inverse_affine(matrix: np.ndarray) -> np.ndarray:
+    """The inverse of the affine matrix [2, 3], computed as cv2.warpAffine inverts it.
+
+    Same operations in the same order, so a warp given this inverse (WARP_INVERSE_MAP)
+    samples exactly the pixels `warp_crop` samples.
+    """
+    m = [float(v) for v in matrix.ravel()]
+    det = m[0] * m[4] - m[1] * m[3]
+    det = 1.0 / det if det != 0 else 0.0
+    a11, a22 = m[4] * det, m[0] * det
+    m[0], m[1], m[3], m[4] = a11, m[1] * -det, m[3] * -det, a22
+    b1 = -m[0] * m[2] - m[1] * m[5]
+    b2 = -m[3] * m[2] - m[4] * m[5]
+    m[2], m[5] = b1, b2
+    return np.array(m, dtype=np.float64).reshape(2, 3)
+
+
+def warp_crop_from_region(region: np.ndarray, left: int, top: int, matrix: np.ndarray,
+                          crop_size: int) -> np.ndarray:
+    """uint8 [crop_size, crop_size]: `warp_crop` of a frame, from the part of it held.
+
+    `region`: uint8 [h, w], the frame's pixels from column `left` and row `top` on;
+    `matrix` maps frame pixels to crop pixels, as for `warp_crop`. The result equals
+    `warp_crop(frame, matrix, crop_size)` when `region` holds the crop's footprint
+    (`crop_footprint`), or reaches the frame's edge wherever the footprint passes it.
+    """
+    matrix = _check_matrix(matrix)
+    _check_crop_size(crop_size)
+    inverse = _inverse_affine(matrix)
+    # Subtracting the integer origin is exact: the footprint, hence each translation,
+    # lies at or beyond it.
+    inverse[0, 2] -= left
+    inverse[1, 2] -= top
+    size = int(crop_size)
+    return cv2.warpAffine(np.ascontiguousarray(region), inverse, (size, size),
+                          flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
 def _canonical_pose(shape: np.ndarray, eye_distance: float, centre: np.ndarray) -> np.ndarray:
     """float64 [68, 2]: shape scaled to eye_distance, eyes level (36 left of 45), centroid at centre."""
     eye_line = shape[RIGHT_EYE_OUTER] - shape[LEFT_EYE_OUTER]

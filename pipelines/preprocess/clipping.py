@@ -4,13 +4,16 @@ One video goes through four steps, used alike by the preprocess job's DoFns, by
 `lipflow predict` and by the benchmarks:
 
 1. `track_video`: decode the frames (or a chunk of them) once, find the shots and
-   follow every face (landmarks only on the frames some window can use).
+   follow every face (landmarks only on the frames some window can use), keeping the
+   pixels around each fitted face that its mouth crops need (crop_sources.py).
 2. `speech_energy`: log audio energy per decoded frame, for telling speakers apart.
 3. `place_words`: each span (a word, or any stretch of speech) gets its window inside
    its shot and the face that speaks it, or the reason it cannot be cut.
-4. `cut_crops`: a second decode warps only the (frame, face) pairs that some request
-   uses, and hands each request its crops as soon as its last frame has gone by;
-   crops no request still needs are dropped, so memory stays bounded on long videos.
+4. `cut_video_crops`: warps only the (frame, face) pairs that some request uses, from
+   the kept pixels, and hands each request its crops as soon as its last frame has gone
+   by (`cut_crops`). The video is decoded a second time only for requests whose crops
+   the kept pixels do not hold (a face moving further than the kept margin), which the
+   outcome says (`SecondDecode`), so the decode passes per video can be counted.
 
 A crop request is any list of frame indices with one face track: a fixed word window
 as the preprocess job cuts, or a longer window over a sentence. Frame k of a decode
@@ -20,6 +23,7 @@ no Beam, no TensorFlow.
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import logging
 from dataclasses import dataclass
@@ -32,6 +36,7 @@ from pipelines.preprocess.alignment import mouth_crop_transform, warp_crop
 from pipelines.preprocess.audio import SAMPLE_RATE, MediaInfo, decode_audio, frame_log_energy, \
     probe_media
 from pipelines.preprocess.config import PreprocessConfig
+from pipelines.preprocess.crop_sources import CropSources, KeptFrame
 from pipelines.preprocess.decode import DecodeReport, FrameRange, decode_frames
 from pipelines.preprocess.errors import RecordError
 from pipelines.preprocess.landmarks.base import LandmarkBackend
@@ -44,23 +49,28 @@ _LOG = logging.getLogger(__name__)
 
 @dataclass
 class TrackedVideo:
-    """What the landmark pass found (see VideoFaces), whether there is audio, ffmpeg's words."""
+    """What the landmark pass found (see VideoFaces), whether there is audio, ffmpeg's words,
+    and the pixels it kept for the crops (None: none kept, the crops need a decode)."""
 
     faces: VideoFaces
     has_audio: bool
     decode_warnings: str = ""
+    sources: CropSources | None = None
 
 
 def track_video(path: str, config: PreprocessConfig, backend: LandmarkBackend,
                 ranges: list[tuple[int, int]] | None, media: MediaInfo | None = None,
                 frames: FrameRange | None = None, known_shots: Sequence[int] | None = None,
-                num_frames: int | None = None) -> TrackedVideo:
+                num_frames: int | None = None,
+                sources: CropSources | None = None) -> TrackedVideo:
     """Decodes `frames` of a local video (default: all) and tracks its faces.
 
     `ranges`: inclusive frame ranges worth landmarks (None: every frame). `media`: the
     probe, when the caller has one. `known_shots` and `num_frames`: a cut scan's shot
-    starts and the video's length, for a chunk of a long programme. Raises RecordError
-    for a video that cannot be decoded ("decode_mismatch" when a chunk's decode ends early).
+    starts and the video's length, for a chunk of a long programme. `sources`, when
+    given, is filled with the pixels the crops need (TrackedVideo.sources), so
+    `cut_video_crops` needs no second decode. Raises RecordError for a video that cannot
+    be decoded ("decode_mismatch" when a chunk's decode ends early).
     """
     media = media if media is not None else probe_media(path, config.fps)
     frames = frames if frames is not None else FrameRange(video_start=media.video_start)
@@ -68,12 +78,12 @@ def track_video(path: str, config: PreprocessConfig, backend: LandmarkBackend,
     decoded = decode_frames(path, report, config.fps, config.max_side, frames=frames)
     faces = track_faces(decoded, backend, config.tracking_rule, ranges, media.video_start,
                         frames.first, None if known_shots is None else np.asarray(known_shots),
-                        num_frames)
+                        num_frames, sources)
     if frames.end is not None and faces.end != frames.end:
         raise RecordError("decode_mismatch", f"decoding frames {frames.first}-{frames.end - 1} "
                                              f"gave {faces.decoded_frames} frames")
     return TrackedVideo(faces=faces, has_audio=media.has_audio,
-                        decode_warnings=report.stderr.strip())
+                        decode_warnings=report.stderr.strip(), sources=sources)
 
 
 def speech_energy(path: str, video: VideoFaces, fps: float,
@@ -169,21 +179,39 @@ class CutCrops:
 
 @dataclass(frozen=True)
 class Uncut:
-    """A request whose frames the decode never delivered."""
+    """A request whose frames the decode never delivered; `redecode`: whose crops the kept
+    pixels do not hold (a decode of its frames would)."""
 
     request: int
     detail: str
+    redecode: bool = False
 
 
-def cut_crops(frames: Iterable[np.ndarray], requests: Sequence[CropRequest],
+@dataclass(frozen=True)
+class SecondDecode:
+    """The video's frames were decoded again for `requests` requests (see cut_video_crops)."""
+
+    requests: int
+
+
+def _warped(frame: np.ndarray | KeptFrame, track_id: int, transform: np.ndarray,
+            crop_size: int) -> np.ndarray | None:
+    if isinstance(frame, KeptFrame):
+        return frame.crop(track_id, transform, crop_size)
+    return warp_crop(frame, transform, crop_size)
+
+
+def cut_crops(frames: Iterable[np.ndarray | KeptFrame], requests: Sequence[CropRequest],
               reference: np.ndarray, crop_size: int,
               first: int = 0) -> Iterator[CutCrops | Uncut]:
     """Warps each (frame, face) pair the requests use once; yields each request's crops.
 
-    `frames`: uint8 [H, W] grey frames in order, the first being video frame `first`.
-    `reference`: the mean face the mouth is aligned to. Requests come out in order of
-    their last frame, as soon as it has gone by; requests whose frames the stream never
-    reached come out as Uncut once it ends. Holds only the crops of requests still open.
+    `frames`: in order, the first being video frame `first`: uint8 [H, W] grey frames,
+    or what the landmark pass kept of them (KeptFrame). `reference`: the mean face the
+    mouth is aligned to. Requests come out in order of their last frame, as soon as it
+    has gone by; requests whose frames the stream never reached come out as Uncut once
+    it ends, and so do (with `redecode`) those with a crop the kept pixels do not hold.
+    Holds only the crops of requests still open.
     """
     needed: dict[int, dict[int, PreparedFace]] = {}
     for request in requests:
@@ -201,7 +229,7 @@ def cut_crops(frames: Iterable[np.ndarray], requests: Sequence[CropRequest],
             transform = mouth_crop_transform(face.points(np.array([index]))[0], reference,
                                              crop_size)
             transforms[(index, track_id)] = transform
-            crops[(index, track_id)] = warp_crop(frame, transform, crop_size)
+            crops[(index, track_id)] = _warped(frame, track_id, transform, crop_size)
         while next_request < len(pending) and requests[pending[next_request]].last_frame <= index:
             number = pending[next_request]
             yield _cut_of(number, requests[number], crops, transforms)
@@ -213,17 +241,51 @@ def cut_crops(frames: Iterable[np.ndarray], requests: Sequence[CropRequest],
         for stale in [key for key in crops if key[0] < keep_from]:
             del crops[stale], transforms[stale]
     for number in pending[next_request:]:
-        yield Uncut(number, f"the second decode ended before frame {requests[number].last_frame}")
+        yield Uncut(number, f"the decode ended before frame {requests[number].last_frame}")
 
 
-def _cut_of(number: int, request: CropRequest, crops: dict, transforms: dict) -> CutCrops:
+def _cut_of(number: int, request: CropRequest, crops: dict,
+            transforms: dict) -> CutCrops | Uncut:
     track_id = request.face.track.track_id
     keys = [(int(i), track_id) for i in request.frame_indices]
+    missing = [k[0] for k in keys if crops[k] is None]
+    if missing:
+        return Uncut(number, f"frame {missing[0]} of face {track_id}: the kept pixels do not "
+                             "hold its crop", redecode=True)
     return CutCrops(number, np.stack([crops[k] for k in keys]),
                     np.stack([transforms[k] for k in keys]))
 
 
 def decode_for_cut(path: str, video: VideoFaces, config: PreprocessConfig) -> Iterator[np.ndarray]:
-    """The second decode: the same frames the landmark pass decoded, as `cut_crops` takes them."""
+    """A second decode: the same frames the landmark pass decoded, as `cut_crops` takes them."""
     return decode_frames(path, DecodeReport(), config.fps, config.max_side,
                          frames=FrameRange(video.first, video.end, video.video_start))
+
+
+def cut_video_crops(path: str, tracked: TrackedVideo, requests: Sequence[CropRequest],
+                    reference: np.ndarray,
+                    config: PreprocessConfig) -> Iterator[CutCrops | Uncut | SecondDecode]:
+    """Each request's crops (or why not), from the pixels the landmark pass kept.
+
+    Requests whose crops those pixels do not hold, or every request when none were kept,
+    are cut from a second decode of the same frames, announced by a SecondDecode first.
+    """
+    video = tracked.faces
+    again: list[int] = []
+    if tracked.sources is None:
+        again = list(range(len(requests)))
+    else:
+        kept = tracked.sources.frames(video.first, video.first + video.decoded_frames)
+        for outcome in cut_crops(kept, requests, reference, config.crop_size, video.first):
+            if isinstance(outcome, Uncut) and outcome.redecode:
+                again.append(outcome.request)
+            else:
+                yield outcome
+    if not again:
+        return
+    yield SecondDecode(len(again))
+    _LOG.info("decoding frames %d-%d again for %d crop requests", video.first,
+              video.first + video.decoded_frames - 1, len(again))
+    for outcome in cut_crops(decode_for_cut(path, video, config), [requests[n] for n in again],
+                             reference, config.crop_size, video.first):
+        yield dataclasses.replace(outcome, request=again[outcome.request])

@@ -1,11 +1,12 @@
 """Stage 3: fixed word windows of grey mouth crops, aligned to the mean face.
 
 For each video: fill short landmark gaps and smooth each face track, place each word's
-window inside its shot and choose its face, then decode the video a second time and
-warp only the (frame, face) pairs some window uses (the flow is `clipping.py`; this
-stage builds the records, counts, and turns failures into dead letters). A window is
-emitted as soon as its last frame has gone by, and crops no window still needs are
-dropped, so memory stays bounded on hour-long videos. A window without a usable face
+window inside its shot and choose its face, then warp only the (frame, face) pairs some
+window uses, from the pixels the landmark pass kept of them (the flow is `clipping.py`;
+this stage builds the records, counts, and turns failures into dead letters). The video
+is decoded again only for windows whose crops the kept pixels do not hold, counted in
+`crop_mouths.decode_passes`. A window is emitted as soon as its last frame has gone by,
+and crops no window still needs are dropped. A window without a usable face
 on every frame, or with several faces and no clear speaker, is a dead letter, never a
 crop of something or someone else.
 """
@@ -121,6 +122,7 @@ class CropWordClipsFn(beam.DoFn):
         self._speaker = speaker
         self._clips = Metrics.counter(COUNTER_NAMESPACE, f"{STAGE}.clips")
         self._chosen = Metrics.counter(COUNTER_NAMESPACE, f"{STAGE}.speaker_chosen_among_faces")
+        self._decodes = Metrics.counter(COUNTER_NAMESPACE, f"{STAGE}.decode_passes")
         self._reference = None
 
     def setup(self):
@@ -217,12 +219,16 @@ class CropWordClipsFn(beam.DoFn):
 
     def _clips_of(self, path: str, tracks: VideoTracks, placed: list[PlacedWord],
                   sentences: list[tuple[Sentence, PlacedWord]]):
-        """Word clips, sentence clips (tagged) and failures, from one decode for both."""
+        """Word clips, sentence clips (tagged) and failures, cut alike from the kept pixels."""
         config = self._config
-        frames = clipping.decode_for_cut(path, tracks.faces, config)
         requests = clipping.crop_requests(placed + [p for _, p in sentences])
-        for outcome in clipping.cut_crops(frames, requests, self._reference, config.crop_size,
-                                          tracks.faces.first):
+        tracked = clipping.TrackedVideo(tracks.faces, tracks.has_audio, tracks.decode_warnings,
+                                        tracks.sources)
+        for outcome in clipping.cut_video_crops(path, tracked, requests, self._reference,
+                                                config):
+            if isinstance(outcome, clipping.SecondDecode):
+                self._decodes.inc()
+                continue
             if outcome.request >= len(placed):
                 sentence, where = sentences[outcome.request - len(placed)]
                 if isinstance(outcome, clipping.Uncut):

@@ -7,9 +7,11 @@ letters.
 The container clock is kept: a probe reads when the first video frame is shown, so a
 video stream that starts after its audio does not shift the words. Only the frames
 that a word window will use (plus context for smoothing and gap filling) go through
-the landmark model; every frame goes through the cut detector. The output keeps the
-points, not the frames: tracks of [L, 68, 2] floats are small enough to pass between
-stages where the frames of a video are not.
+the landmark model; every frame goes through the cut detector. This is the video's one
+decode: the output keeps the points, and of the frames only the region around each
+fitted face that its mouth crops need (crop_sources.py), on the frames a window uses, so
+the crop stage cuts from them without decoding again (`decode_passes` counts the decodes
+per work item: one here, and in the crop stage only for crops the regions do not hold).
 """
 
 from __future__ import annotations
@@ -30,10 +32,12 @@ from apache_beam.metrics import Metrics
 from pipelines.preprocess import clipping
 from pipelines.preprocess.audio import probe_media
 from pipelines.preprocess.config import PreprocessConfig
+from pipelines.preprocess.crop_sources import CropSources
 from pipelines.preprocess.dead_letters import COUNTER_NAMESPACE, DEAD_LETTER, dead_letter, failure
 from pipelines.preprocess.decode import FrameRange
 from pipelines.preprocess.errors import RecordError
 from pipelines.preprocess.landmarks import make_backend
+from pipelines.preprocess.mean_face import mean_face
 from pipelines.preprocess.read_transcripts import VideoJob
 from pipelines.preprocess.sentences import transcript_sentences
 from pipelines.preprocess.video_tracks import VideoFaces, frames_of_interest, merged_ranges
@@ -44,12 +48,14 @@ _LOG = logging.getLogger(__name__)
 
 @dataclass
 class VideoTracks:
-    """A video's job, with its shots and face tracks (see VideoFaces) and what ffmpeg said."""
+    """A video's job, with its shots and face tracks (see VideoFaces), what ffmpeg said, and
+    the pixels kept for the crops (None: the crop stage decodes the video itself)."""
 
     job: VideoJob
     faces: VideoFaces
     has_audio: bool
     decode_warnings: str = ""
+    sources: CropSources | None = None
 
     @property
     def num_frames(self) -> int:
@@ -84,31 +90,36 @@ def _words_near(job: VideoJob, config: PreprocessConfig, video_start: float,
 
 
 def wanted_ranges(job: VideoJob, config: PreprocessConfig, video_start: float,
-                  frames: FrameRange) -> list[tuple[int, int]] | None:
+                  frames: FrameRange,
+                  context: int | None = None) -> list[tuple[int, int]] | None:
     """Frame ranges to fit; None (every frame) for LRW clips, whose times count from the centre.
 
     Every word near the decoded frames counts, not only the chunk's own: a chunk then fits
     exactly the frames a whole-video pass would fit there (a neighbour's window context
-    included), so chunked and whole runs give the same tracks.
+    included), so chunked and whole runs give the same tracks. `context`: frames wanted
+    beyond each window (default: config.context_frames; 0 gives the frames crops can use).
     """
     if job.transcript.anchor != "start":
         return None
+    context = config.context_frames if context is None else context
     ranges = frames_of_interest(_words_near(job, config, video_start, frames), video_start,
                                 config.fps, config.window_length, config.end_tolerance,
-                                config.context_frames)
+                                context)
     if config.unit == "sentence":
-        ranges = merged_ranges(ranges + sentence_ranges(job, config, video_start))
+        ranges = merged_ranges(ranges + sentence_ranges(job, config, video_start, context))
     end = frames.end if frames.end is not None else 10**12
     return [(max(lo, frames.first), min(hi, end - 1)) for lo, hi in ranges
             if hi >= frames.first and lo < end]
 
 
-def sentence_ranges(job: VideoJob, config: PreprocessConfig,
-                    video_start: float) -> list[tuple[int, int]]:
-    """Frames a sentence clip may use (its words, margin and landmark context), per sentence:
-    a pause inside a sentence can lie beyond every word window."""
+def sentence_ranges(job: VideoJob, config: PreprocessConfig, video_start: float,
+                    context: int | None = None) -> list[tuple[int, int]]:
+    """Frames a sentence clip may use (its words, margin and `context` frames of landmark
+    context, default config.context_frames), per sentence: a pause inside a sentence can
+    lie beyond every word window."""
     words, ranges = job.transcript.words, []
-    reach = config.sentence_margin + config.context_frames + 1
+    context = config.context_frames if context is None else context
+    reach = config.sentence_margin + context + 1
     for sentence in transcript_sentences(job.transcript):
         if not sentence.positions:
             continue
@@ -137,23 +148,29 @@ class DetectLandmarksFn(beam.DoFn):
         self._tracks = Metrics.counter(COUNTER_NAMESPACE, f"{STAGE}.face_tracks")
         self._cuts = Metrics.counter(COUNTER_NAMESPACE, f"{STAGE}.shot_cuts")
         self._videos = Metrics.counter(COUNTER_NAMESPACE, f"{STAGE}.ok")
+        self._decodes = Metrics.counter(COUNTER_NAMESPACE, f"{STAGE}.decode_passes")
         self._backend = None
+        self._reference = None
 
     def setup(self):
         self._backend = make_backend(self._config.landmarks, upsample=self._config.upsample,
                                      device=self._config.landmark_device)
         self._backend.load()
+        self._reference = mean_face()
 
     def _track(self, path: str, job: VideoJob) -> VideoTracks:
         config, plan = self._config, job.plan
         media = plan.media if plan is not None else probe_media(path, config.fps)
         frames = frame_range(job, media.video_start)
+        # Regions are kept only where a crop can fall: the windows, without their context.
+        sources = CropSources(self._reference, config.crop_size,
+                              wanted_ranges(job, config, media.video_start, frames, context=0))
         tracked = clipping.track_video(
             path, config, self._backend, wanted_ranges(job, config, media.video_start, frames),
             media, frames, None if plan is None else plan.shot_starts,
-            None if plan is None else plan.num_frames)
+            None if plan is None else plan.num_frames, sources)
         return VideoTracks(job=job, faces=tracked.faces, has_audio=tracked.has_audio,
-                           decode_warnings=tracked.decode_warnings)
+                           decode_warnings=tracked.decode_warnings, sources=tracked.sources)
 
     @staticmethod
     def _failures(job: VideoJob, reason: str, detail: str):
@@ -178,6 +195,7 @@ class DetectLandmarksFn(beam.DoFn):
         started = time.perf_counter()
         try:
             with local_copy(video.video) as path:
+                self._decodes.inc()
                 tracks = self._track(path, job)
         except RecordError as err:
             yield from self._failures(job, err.reason, err.detail)

@@ -13,6 +13,7 @@ from typing import Iterable
 
 import numpy as np
 
+from pipelines.preprocess.crop_sources import CropSources
 from pipelines.preprocess.errors import RecordError
 from pipelines.preprocess.landmarks.base import LandmarkBackend
 from pipelines.preprocess.landmarks.face_tracks import FaceTrack, FaceTracks, TrackingRule
@@ -116,13 +117,15 @@ def _known_shots(shots: np.ndarray | None, first: int) -> tuple[set[int], np.nda
 def track_faces(frames: Iterable[np.ndarray], backend: LandmarkBackend, rule: TrackingRule,
                 ranges: list[tuple[int, int]] | None, video_start: float = 0.0,
                 first: int = 0, known_shots: np.ndarray | None = None,
-                num_frames: int | None = None) -> VideoFaces:
+                num_frames: int | None = None,
+                sources: CropSources | None = None) -> VideoFaces:
     """Shots over every frame and face tracks over the wanted ones (`ranges`; None: all).
 
     `frames`: uint8 [H, W] grey frames in order, the first being frame `first` of the
     video. `known_shots`: the video's shot starts when a cut scan found them already
     (then `num_frames`, the video's length, is known too); otherwise cuts are detected
-    here. Raises RecordError "no_frames" for an empty stream.
+    here. `sources`, when given, keeps the pixels around each fitted face for its crops.
+    Raises RecordError "no_frames" for an empty stream.
     """
     shots = ShotDetector()
     cut_frames, starts = _known_shots(known_shots, first)
@@ -140,6 +143,8 @@ def track_faces(frames: Iterable[np.ndarray], backend: LandmarkBackend, rule: Tr
         if cursor.wanted(index):
             tracks.update(index, frame, shot, new_shot)
             fitted += 1
+            if sources is not None:
+                sources.keep(index, frame, tracks.fitted_now())
         count, (height, width) = offset + 1, frame.shape
     if count == 0:
         raise RecordError("no_frames", "the video holds no frames")

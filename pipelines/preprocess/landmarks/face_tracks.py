@@ -224,6 +224,11 @@ class FaceTracks:
             track.add(points)
         return len(self._open)
 
+    def fitted_now(self) -> list[tuple[int, np.ndarray]]:
+        """(track id, float [68, 2] points) of every face fitted on the last frame given:
+        after `update`, every open track holds that frame's points."""
+        return [(track.track_id, track.last) for track in self._open]
+
     def finish(self) -> list[FaceTrack]:
         """All tracks, ordered by id; tracks end here."""
         self._close_all()
