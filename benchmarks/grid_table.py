@@ -1,0 +1,152 @@
+"""The README's GRID table: train each row's model, score it on the test split, keep the
+evidence under docs/reports/, and print the table.
+
+    python benchmarks/grid_table.py --grid GRID_S1 [--work out/grid] [--rows grid_c3d ...]
+    python benchmarks/grid_table.py --table-only    # the table from the committed reports
+
+GRID_S1 is a folder with GRID's `video/` and `align/` of one speaker (the README's figures:
+all 390 recordings of speaker 1). The script runs the real commands a user runs:
+`lipflow preprocess` (once, into WORK/data), then per row `lipflow train` with the row's
+preset and overrides, chosen on the val split, and `lipflow evaluate --split test` (the
+test videos are never seen in training or model selection). Each row's report folder
+gets `train_summary.json`, `history.csv`, `metrics.json`, `per_word.csv` and `report.html`,
+plus `row.json` with the exact commands. Top-1 per word class is computed from
+`per_word.csv` (GRID's grammar: command colour preposition letter digit adverb).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+REPORTS = os.path.join(ROOT, "docs", "reports")
+
+WORD_CLASSES = {
+    "command": ("bin", "lay", "place", "set"),
+    "colour": ("blue", "green", "red", "white"),
+    "preposition": ("at", "by", "in", "with"),
+    "letter": tuple("abcdefghijklmnopqrstuvxyz"),  # GRID has no letter w
+    "digit": ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"),
+    "adverb": ("again", "now", "please", "soon"),
+}
+
+# Each row: a preset and its overrides. The `grid` preset is the selected setting; the
+# others are the family members measured beside it, in the same data and budget.
+ROWS = {
+    "grid_preset": {"config": "grid", "set": []},
+}
+
+
+def lipflow(*args: str) -> list[str]:
+    return [sys.executable, "-m", "lipflow", *args]
+
+
+def run(command: list[str]) -> float:
+    """Runs a command, failing loudly; returns its wall seconds."""
+    print("+ " + " ".join(command), file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    subprocess.run(command, check=True)
+    return time.perf_counter() - started
+
+
+def class_accuracy(per_word_csv: str) -> dict[str, float | None]:
+    """Top-1 per GRID word class: correct / support over the class's words."""
+    totals = {name: [0, 0] for name in WORD_CLASSES}
+    owner = {word: name for name, words in WORD_CLASSES.items() for word in words}
+    with open(per_word_csv, encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            name = owner.get(row["word"])
+            if name is None:
+                raise ValueError(f"{row['word']!r} is not a GRID word")
+            totals[name][0] += int(row["correct"])
+            totals[name][1] += int(row["support"])
+    return {name: (round(correct / support, 4) if support else None)
+            for name, (correct, support) in totals.items()}
+
+
+def keep_evidence(row: str, train_dir: str, eval_dir: str, facts: dict) -> str:
+    folder = os.path.join(REPORTS, row)
+    os.makedirs(folder, exist_ok=True)
+    for source in (os.path.join(train_dir, "train_summary.json"),
+                   os.path.join(train_dir, "logs", "history.csv"),
+                   os.path.join(eval_dir, "metrics.json"),
+                   os.path.join(eval_dir, "per_word.csv"),
+                   os.path.join(eval_dir, "report.html")):
+        shutil.copyfile(source, os.path.join(folder, os.path.basename(source)))
+    with open(os.path.join(folder, "row.json"), "w", encoding="utf-8") as handle:
+        json.dump(facts, handle, indent=2)
+        handle.write("\n")
+    return folder
+
+
+def train_and_score(row: str, spec: dict, work: str, data: str) -> None:
+    train_dir = os.path.join(work, row)
+    eval_dir = os.path.join(work, f"{row}_test")
+    overrides = [item for pair in spec["set"] for item in ("--set", pair)]
+    train = lipflow("train", "--data", data, "--config", spec["config"], "--output",
+                    train_dir, *overrides)
+    score = lipflow("evaluate", "--data", data, "--model", os.path.join(train_dir, "export"),
+                    "--output", eval_dir, "--split", "test")
+    facts = {"row": row, "commands": [" ".join(train[2:]), " ".join(score[2:])],
+             "train_wall_seconds": round(run(train), 1),
+             "evaluate_wall_seconds": round(run(score), 1), "cpu_count": os.cpu_count(),
+             "load_average_after": round(os.getloadavg()[0], 2)}
+    keep_evidence(row, train_dir, eval_dir, facts)
+
+
+def table_row(row: str) -> str:
+    folder = os.path.join(REPORTS, row)
+    with open(os.path.join(folder, "metrics.json"), encoding="utf-8") as handle:
+        metrics = json.load(handle)
+    with open(os.path.join(folder, "train_summary.json"), encoding="utf-8") as handle:
+        summary = json.load(handle)
+    classes = class_accuracy(os.path.join(folder, "per_word.csv"))
+    model = summary["config"]["model"]
+    cells = [f"[{row}](docs/reports/{row}/)", f"{model['name']} w{model['width']}",
+             f"{metrics['top1']['value']:.1%}", f"{metrics['top5']:.1%}",
+             f"{metrics['homopheme_top1']:.1%}",
+             *(f"{classes[name]:.0%}" if classes[name] is not None else "-"
+               for name in WORD_CLASSES),
+             f"{summary['train_seconds'] / 60:.0f}"]
+    return "| " + " | ".join(cells) + " |"
+
+
+def print_table(rows: list[str]) -> None:
+    header = ["row", "model", "top-1", "top-5", "homopheme top-1", *WORD_CLASSES,
+              "train min"]
+    print("| " + " | ".join(header) + " |")
+    print("|" + " --- |" * len(header))
+    for row in rows:
+        print(table_row(row))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--grid", help="GRID folder with video/ and align/")
+    parser.add_argument("--work", default=os.path.join(ROOT, "out", "grid"))
+    parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
+    parser.add_argument("--table-only", action="store_true",
+                        help="print the table from the committed reports, run nothing")
+    args = parser.parse_args(argv)
+    if not args.table_only:
+        if not args.grid:
+            parser.error("--grid is needed unless --table-only")
+        data = os.path.join(args.work, "data")
+        if not os.path.exists(os.path.join(data, "dataset_info.json")):
+            run(lipflow("preprocess", "--input", args.grid, "--output", data))
+        for row in args.rows:
+            train_and_score(row, ROWS[row], args.work, data)
+    print_table(args.rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
