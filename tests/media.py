@@ -20,6 +20,16 @@ def sample_align(clip: str = "bbaf3s") -> str:
     return os.path.join(SAMPLE, "align", f"{clip}.align")
 
 
+def grid_folder(root, clips) -> str:
+    """`root` laid out as GRID is (video/, align/), holding the named sample recordings."""
+    for kind in ("video", "align"):
+        os.makedirs(os.path.join(root, kind), exist_ok=True)
+    for clip in clips:
+        shutil.copyfile(sample_video(clip), os.path.join(root, "video", f"{clip}.mpg"))
+        shutil.copyfile(sample_align(clip), os.path.join(root, "align", f"{clip}.align"))
+    return str(root)
+
+
 def ffmpeg(*args: str) -> None:
     """Runs ffmpeg quietly; raises with its message if it fails."""
     command = [ffmpeg_executable(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args]

@@ -6,7 +6,6 @@ launching process reads, and they inherit its filtered stderr."""
 import json
 import logging
 import os
-import shutil
 import threading
 
 import apache_beam as beam
@@ -127,13 +126,7 @@ def test_only_local_runners_get_progress_files():
 
 @pytest.fixture(scope="module")
 def two_videos(tmp_path_factory):
-    root = tmp_path_factory.mktemp("progress_videos")
-    for kind in ("video", "align"):
-        os.makedirs(root / kind)
-    for clip in CLIPS:
-        shutil.copyfile(media.sample_video(clip), root / "video" / f"{clip}.mpg")
-        shutil.copyfile(media.sample_align(clip), root / "align" / f"{clip}.align")
-    return str(root)
+    return media.grid_folder(tmp_path_factory.mktemp("progress_videos"), CLIPS)
 
 
 @pytest.fixture(scope="module")
