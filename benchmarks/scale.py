@@ -1,16 +1,25 @@
 """Local scale: source frames/s of the preprocess job with 1 and 2 DirectRunner worker
 processes, in one run, on the same input.
 
-    python benchmarks/scale.py [--copies 3] [--output benchmarks/results/scale.json]
+    python benchmarks/scale.py [--copies 8] [--programme-minutes 8]
+        [--output benchmarks/results/scale.json]
 
-The input is the 20 GRID sample recordings, and `--copies` times as many in all (copies
-of the files under other names: the job does not know they repeat). Each configuration runs
-`lipflow preprocess` as a user does (a fresh process, multi_processing mode) on the small
-input (the 20) and on the large one; the figures are the end-to-end rate of the large run
-and the marginal rate (extra frames over extra seconds between the two), which leaves out
-the fixed start-up (interpreter, TensorFlow, worker processes, tf.Transform). Target: 2
-workers at least 1.8x one worker. The machine's load is recorded before and after each run:
-other work on a 2-core machine takes cores the second worker needs.
+Two inputs, each run with 1 and with 2 worker processes (`lipflow preprocess` as a user
+runs it: a fresh process, multi_processing mode):
+
+- many short videos: the 20 GRID sample recordings, and `--copies` times as many in all
+  (copies of the files under other names: the job does not know they repeat). Each worker
+  count runs on the small input (the 20) and on the large one; the figures are the
+  end-to-end rate of the large run and the marginal rate (extra frames over extra seconds
+  between the two), which leaves out the fixed start-up (interpreter, TensorFlow, worker
+  processes, tf.Transform).
+- one long programme (`--programme-minutes`, 0 to skip): the broadcast benchmark's
+  1280x720 programme of sample recordings repeated to that length, with a word-timed
+  JSON transcript, so that the job cuts it into chunks (`--chunk_seconds`, the default
+  60 s) that the workers share. The figure is the end-to-end rate.
+
+Target: 2 workers at least 1.8x one worker. The machine's load is recorded before and
+after each run: other work on a 2-core machine takes cores the second worker needs.
 """
 
 from __future__ import annotations
@@ -27,7 +36,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)  # broadcast.py imports bench_utils by its bare name
 
+from benchmarks import broadcast  # noqa: E402
 from benchmarks.bench_utils import cpu_model, load_average  # noqa: E402
 
 SAMPLE = os.path.join(os.path.dirname(HERE), "data", "sample", "grid_s1")
@@ -51,20 +62,25 @@ def make_input(root: str, copies: int) -> int:
     return made
 
 
-def run_job(source: str, output: str, workers: int) -> dict:
+def run_job(source: str, output: str, workers: int, extra: tuple[str, ...] = ()) -> dict:
     """One `lipflow preprocess` run: wall seconds, clips written, load before and after."""
     before = load_average()
     started = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "-m", "lipflow", "preprocess", "--input", source, "--output", output,
          "--split_by", "video", "--direct_running_mode", "multi_processing",
-         "--direct_num_workers", str(workers)], capture_output=True, text=True, check=False)
+         "--direct_num_workers", str(workers), *extra], capture_output=True, text=True,
+        check=False)
     seconds = time.perf_counter() - started
     if result.returncode != 0:
         raise RuntimeError(f"preprocess with {workers} workers failed: {result.stderr[-2000:]}")
     with open(os.path.join(output, "manifest.json"), encoding="utf-8") as handle:
         written = json.load(handle)["words"]["written"]
+    # Each work item (a video, or a chunk of a long one) logs one "landmarks ..." line.
+    items = sum(" landmarks " in line and "(frames " in line
+                for line in result.stderr.splitlines())
     return {"seconds": round(seconds, 2), "clips_written": written,
+            "landmark_work_items_logged": items,
             "load_average_1min": {"before": before, "after": load_average()}}
 
 
@@ -81,9 +97,48 @@ def measure(workers: int, small: str, large: str, videos: dict, scratch: str) ->
     }
 
 
+def make_programme(root: str, minutes: float) -> tuple[str, int]:
+    """(folder holding programme.mp4 and its word-timed programme.json, source frames)."""
+    from pipelines.preprocess.decode import ffmpeg_executable
+
+    ffmpeg = ffmpeg_executable()
+    segments = broadcast.plan_segments(broadcast.recordings(SAMPLE), 16)
+    os.makedirs(root)
+    once = os.path.join(root, "once.mp4")
+    broadcast.render_programme(segments, once, ffmpeg)
+    seconds = len(segments) * broadcast.SEGMENT_SECONDS
+    repeats = max(1, round(minutes * 60 / seconds))
+    folder = os.path.join(root, "programme")
+    os.makedirs(folder)
+    broadcast.repeat_programme(once, repeats, os.path.join(folder, "programme.mp4"), ffmpeg,
+                               seconds)
+    words = [{key: word[key] for key in ("word", "start", "end")}
+             for word in broadcast.truth(segments, repeats)]
+    with open(os.path.join(folder, "programme.json"), "w", encoding="utf-8") as handle:
+        json.dump(words, handle)
+    return folder, round(repeats * seconds * broadcast.JOB_FPS)
+
+
+def measure_programme(minutes: float, scratch: str) -> dict:
+    """One long programme, 1 and 2 workers: end-to-end source frames/s and chunks."""
+    folder, frames = make_programme(os.path.join(scratch, "long"), minutes)
+    # One video is one group: all of it goes to train (the split rule keeps videos whole).
+    extra = ("--train_fraction", "1.0", "--val_fraction", "0.0")
+    runs = {workers: run_job(folder, os.path.join(scratch, f"programme_{workers}"), workers,
+                             extra) for workers in (1, 2)}
+    rates = {workers: round(frames / run["seconds"], 1) for workers, run in runs.items()}
+    return {"minutes": round(frames / broadcast.JOB_FPS / 60, 2), "source_frames": frames,
+            "size": f"{broadcast.WIDTH}x{broadcast.HEIGHT}", "transcript": "JSON word times",
+            "workers": {str(w): {**runs[w], "end_to_end_frames_per_s": rates[w]}
+                        for w in runs},
+            "speedup_2_over_1": round(rates[2] / rates[1], 2)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--copies", type=int, default=3)
+    parser.add_argument("--copies", type=int, default=8)
+    parser.add_argument("--programme-minutes", type=float, default=8.0,
+                        help="length of the long programme (0: skip it)")
     parser.add_argument("--output", default=os.path.join(HERE, "results", "scale.json"))
     args = parser.parse_args(argv)
     scratch = tempfile.mkdtemp(prefix="lipflow_scale_")
@@ -92,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         videos = {"small": make_input(small, 1), "large": make_input(large, args.copies)}
         results = {workers: measure(workers, small, large, videos, scratch)
                    for workers in (1, 2)}
+        programme = (measure_programme(args.programme_minutes, scratch)
+                     if args.programme_minutes > 0 else None)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     speedups = {key: (round(results[2][key] / results[1][key], 2)
@@ -105,16 +162,21 @@ def main(argv: list[str] | None = None) -> int:
         "units": "source frames per second of wall time",
         "workers": {str(k): v for k, v in results.items()},
         "speedup_2_over_1": speedups,
+        "long_programme": programme,
         "target": {"speedup": TARGET, "met_marginal": (speedups["marginal_frames_per_s"] or 0)
                    >= TARGET, "met_end_to_end": (speedups["end_to_end_frames_per_s"] or 0)
-                   >= TARGET},
+                   >= TARGET,
+                   "met_long_programme": (programme["speedup_2_over_1"] >= TARGET
+                                          if programme else None)},
         "machine": {"cpu_count": os.cpu_count(), "cpu_model": cpu_model(),
                     "note": "a shared machine: the load averages show other work during runs"},
     }
     os.makedirs(os.path.dirname(args.output), exist_ok=True)
     with open(args.output, "w", encoding="utf-8") as handle:
         json.dump(report, handle, indent=2)
-    print(json.dumps({"speedup_2_over_1": speedups, "target": report["target"]}))
+    print(json.dumps({"speedup_2_over_1": speedups,
+                      "long_programme": programme and programme["speedup_2_over_1"],
+                      "target": report["target"]}))
     return 0
 
 
