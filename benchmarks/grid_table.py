@@ -39,9 +39,12 @@ WORD_CLASSES = {
 }
 
 # Each row: a preset and its overrides. The `grid` preset is the selected setting; the
-# others are the family members measured beside it, in the same data and budget.
+# others are the family members measured beside it, in the same data and budget. A row
+# with `seeds` trains one model per seed (`input.seed`, which also seeds the weights) and
+# scores their ensemble (probabilities averaged) with the row's `tta`.
 ROWS = {
     "grid_preset": {"config": "grid", "set": []},
+    "grid_ensemble": {"config": "grid", "set": [], "seeds": [0, 1], "tta": "none"},
 }
 
 
@@ -72,15 +75,20 @@ def class_accuracy(per_word_csv: str) -> dict[str, float | None]:
             for name, (correct, support) in totals.items()}
 
 
-def keep_evidence(row: str, train_dir: str, eval_dir: str, facts: dict) -> str:
+def keep_evidence(row: str, train_dirs: list[str], eval_dir: str, facts: dict) -> str:
+    """Copies each model's train summary and history (suffixed _seedK in an ensemble) and
+    the evaluation's metrics, per-word table and report into docs/reports/ROW/."""
     folder = os.path.join(REPORTS, row)
     os.makedirs(folder, exist_ok=True)
-    for source in (os.path.join(train_dir, "train_summary.json"),
-                   os.path.join(train_dir, "logs", "history.csv"),
-                   os.path.join(eval_dir, "metrics.json"),
-                   os.path.join(eval_dir, "per_word.csv"),
-                   os.path.join(eval_dir, "report.html")):
-        shutil.copyfile(source, os.path.join(folder, os.path.basename(source)))
+    for k, train_dir in enumerate(train_dirs):
+        suffix = f"_seed{k}" if len(train_dirs) > 1 else ""
+        for source, name in ((os.path.join(train_dir, "train_summary.json"),
+                              f"train_summary{suffix}.json"),
+                             (os.path.join(train_dir, "logs", "history.csv"),
+                              f"history{suffix}.csv")):
+            shutil.copyfile(source, os.path.join(folder, name))
+    for name in ("metrics.json", "per_word.csv", "report.html"):
+        shutil.copyfile(os.path.join(eval_dir, name), os.path.join(folder, name))
     with open(os.path.join(folder, "row.json"), "w", encoding="utf-8") as handle:
         json.dump(facts, handle, indent=2)
         handle.write("\n")
@@ -88,34 +96,52 @@ def keep_evidence(row: str, train_dir: str, eval_dir: str, facts: dict) -> str:
 
 
 def train_and_score(row: str, spec: dict, work: str, data: str) -> None:
-    train_dir = os.path.join(work, row)
-    eval_dir = os.path.join(work, f"{row}_test")
+    seeds = spec.get("seeds")
     overrides = [item for pair in spec["set"] for item in ("--set", pair)]
-    train = lipflow("train", "--data", data, "--config", spec["config"], "--output",
-                    train_dir, *overrides)
-    score = lipflow("evaluate", "--data", data, "--model", os.path.join(train_dir, "export"),
-                    "--output", eval_dir, "--split", "test")
-    facts = {"row": row, "commands": [" ".join(train[2:]), " ".join(score[2:])],
-             "train_wall_seconds": round(run(train), 1),
+    trains, train_dirs = [], []
+    for seed in seeds or [None]:
+        train_dir = os.path.join(work, row if seed is None else f"{row}_seed{seed}")
+        seeded = overrides + (["--set", f"input.seed={seed}"] if seed is not None else [])
+        trains.append(lipflow("train", "--data", data, "--config", spec["config"],
+                              "--output", train_dir, *seeded))
+        train_dirs.append(train_dir)
+    eval_dir = os.path.join(work, f"{row}_test")
+    models = [item for d in train_dirs for item in ("--model", os.path.join(d, "export"))]
+    score = lipflow("evaluate", "--data", data, *models, "--output", eval_dir, "--split",
+                    "test", *(["--tta", spec["tta"]] if spec.get("tta") else []))
+    facts = {"row": row, "commands": [" ".join(c[2:]) for c in (*trains, score)],
+             "train_wall_seconds": [round(run(train), 1) for train in trains],
              "evaluate_wall_seconds": round(run(score), 1), "cpu_count": os.cpu_count(),
              "load_average_after": round(os.getloadavg()[0], 2)}
-    keep_evidence(row, train_dir, eval_dir, facts)
+    keep_evidence(row, train_dirs, eval_dir, facts)
+
+
+def row_summaries(folder: str) -> list[dict]:
+    """The train summary of each model of a row (one, or one per seed)."""
+    names = sorted(n for n in os.listdir(folder) if n.startswith("train_summary"))
+    summaries = []
+    for name in names:
+        with open(os.path.join(folder, name), encoding="utf-8") as handle:
+            summaries.append(json.load(handle))
+    return summaries
 
 
 def table_row(row: str) -> str:
     folder = os.path.join(REPORTS, row)
     with open(os.path.join(folder, "metrics.json"), encoding="utf-8") as handle:
         metrics = json.load(handle)
-    with open(os.path.join(folder, "train_summary.json"), encoding="utf-8") as handle:
-        summary = json.load(handle)
+    summaries = row_summaries(folder)
     classes = class_accuracy(os.path.join(folder, "per_word.csv"))
-    model = summary["config"]["model"]
-    cells = [f"[{row}](docs/reports/{row}/)", f"{model['name']} w{model['width']}",
+    model = summaries[0]["config"]["model"]
+    label = f"{model['name']} w{model['width']}"
+    if len(summaries) > 1:
+        label = f"{len(summaries)} x {label}, views {'+'.join(metrics['tta'])}"
+    cells = [f"[{row}](docs/reports/{row}/)", label,
              f"{metrics['top1']['value']:.1%}", f"{metrics['top5']:.1%}",
              f"{metrics['homopheme_top1']:.1%}",
              *(f"{classes[name]:.0%}" if classes[name] is not None else "-"
                for name in WORD_CLASSES),
-             f"{summary['train_seconds'] / 60:.0f}"]
+             f"{sum(s['train_seconds'] for s in summaries) / 60:.0f}"]
     return "| " + " | ".join(cells) + " |"
 
 
