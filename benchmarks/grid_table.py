@@ -75,13 +75,19 @@ def class_accuracy(per_word_csv: str) -> dict[str, float | None]:
             for name, (correct, support) in totals.items()}
 
 
-def keep_evidence(row: str, train_dirs: list[str], eval_dir: str, facts: dict) -> str:
-    """Copies each model's train summary and history (suffixed _seedK in an ensemble) and
-    the evaluation's metrics, per-word table and report into docs/reports/ROW/."""
+def seed_suffix(seed: int | None) -> str:
+    return "" if seed is None else f"_seed{seed}"
+
+
+def keep_evidence(row: str, trained: dict[int | None, str], eval_dir: str,
+                  facts: dict) -> str:
+    """Copies each model's train summary and history (`trained`: seed -> train folder; the
+    seed None for a single model, else the files get _seedK) and the evaluation's metrics,
+    per-word table and report into docs/reports/ROW/."""
     folder = os.path.join(REPORTS, row)
     os.makedirs(folder, exist_ok=True)
-    for k, train_dir in enumerate(train_dirs):
-        suffix = f"_seed{k}" if len(train_dirs) > 1 else ""
+    for seed, train_dir in trained.items():
+        suffix = seed_suffix(seed)
         for source, name in ((os.path.join(train_dir, "train_summary.json"),
                               f"train_summary{suffix}.json"),
                              (os.path.join(train_dir, "logs", "history.csv"),
@@ -96,24 +102,24 @@ def keep_evidence(row: str, train_dirs: list[str], eval_dir: str, facts: dict) -
 
 
 def train_and_score(row: str, spec: dict, work: str, data: str) -> None:
-    seeds = spec.get("seeds")
+    seeds = spec.get("seeds")  # None: one model, trained without a seed override
     overrides = [item for pair in spec["set"] for item in ("--set", pair)]
-    trains, train_dirs = [], []
+    trains, trained = [], {}
     for seed in seeds or [None]:
-        train_dir = os.path.join(work, row if seed is None else f"{row}_seed{seed}")
+        train_dir = os.path.join(work, row + seed_suffix(seed))
         seeded = overrides + (["--set", f"input.seed={seed}"] if seed is not None else [])
         trains.append(lipflow("train", "--data", data, "--config", spec["config"],
                               "--output", train_dir, *seeded))
-        train_dirs.append(train_dir)
+        trained[seed] = train_dir
     eval_dir = os.path.join(work, f"{row}_test")
-    models = [item for d in train_dirs for item in ("--model", os.path.join(d, "export"))]
+    models = [item for d in trained.values() for item in ("--model", os.path.join(d, "export"))]
     score = lipflow("evaluate", "--data", data, *models, "--output", eval_dir, "--split",
                     "test", *(["--tta", spec["tta"]] if spec.get("tta") else []))
     facts = {"row": row, "commands": [" ".join(c[2:]) for c in (*trains, score)],
              "train_wall_seconds": [round(run(train), 1) for train in trains],
              "evaluate_wall_seconds": round(run(score), 1), "cpu_count": os.cpu_count(),
              "load_average_after": round(os.getloadavg()[0], 2)}
-    keep_evidence(row, train_dirs, eval_dir, facts)
+    keep_evidence(row, trained, eval_dir, facts)
 
 
 def row_summaries(folder: str) -> list[dict]:

@@ -53,6 +53,12 @@ from bench_utils import cpu_model, load_average, stdout_to_stderr  # beside this
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE_DIR = "data/sample/grid_s1"
 INPUT_DIR = SAMPLE_DIR  # --input: any folder the job reads (GRID video/ + align/, ...)
+
+
+def input_name() -> str:
+    """The input as the result file records it: the sample's repository path, or only the
+    folder's name for an input from elsewhere (where it lies is the user's machine's)."""
+    return INPUT_DIR if INPUT_DIR == SAMPLE_DIR else os.path.basename(INPUT_DIR.rstrip("/"))
 DEFAULT_OUTPUT = "benchmarks/results/preprocess.json"
 # The issue's targets for the sample GRID recordings (the broadcast one, 100 frames/s per
 # core on a 1280x720 programme, is benchmarks/broadcast.py's).
@@ -82,8 +88,8 @@ def limit_to_one_core() -> int | None:
     return cpu
 
 
-def sample_listing(videos: int | None):
-    """The sample's InputListing, cut to its first `videos` videos in path order."""
+def input_listing(videos: int | None):
+    """The input's InputListing, cut to its first `videos` videos in path order."""
     from pipelines.preprocess.inputs import InputListing, list_inputs
 
     listing = list_inputs(INPUT_DIR)
@@ -584,7 +590,7 @@ def benchmark(listing, pinned_cpu: int | None, previous: dict | None) -> dict:
     return {
         "benchmark": "preprocess",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "input": INPUT_DIR, "videos": [os.path.basename(v.video) for v in listing.videos],
+        "input": input_name(), "videos": [os.path.basename(v.video) for v in listing.videos],
         "source_frames": sum(frames_per_video),
         "units": "source frames = frames decoded once per video at config.fps; rates per core",
         "targets": target_verdict(end_to_end, len(listing.videos)),
@@ -622,7 +628,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     os.chdir(REPO)
     try:
-        listing = sample_listing(args.videos)
+        listing = input_listing(args.videos)
     except ValueError as err:
         print(f"benchmarks/preprocess.py: {err}", file=sys.stderr)
         return 2
