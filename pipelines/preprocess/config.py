@@ -31,6 +31,8 @@ class PreprocessConfig:
     landmark_device: str = "cpu"       # torch device for the fan backend
     detect_every: int = 5              # run the face detector on every n-th frame, track between
     detect_max_side: int = 640         # frames are scaled to this for detection only
+    search_every: int = 25             # whole-frame search for new faces at least this often;
+                                       # other detections look only around followed faces
     upsample: int = 0                  # dlib detector upsampling for small faces
     max_faces: int = 8                 # faces followed at once in a shot
     max_gap: int = 12                  # frames without a face that may be interpolated over
@@ -61,7 +63,8 @@ class PreprocessConfig:
 
     def __post_init__(self):
         positive = ("fps", "window_length", "crop_size", "max_side", "detect_every",
-                    "detect_max_side", "smooth_window", "max_faces", "chunk_seconds")
+                    "search_every", "detect_max_side", "smooth_window", "max_faces",
+                    "chunk_seconds")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
@@ -103,7 +106,7 @@ class PreprocessConfig:
     @property
     def tracking_rule(self) -> TrackingRule:
         return TrackingRule(detect_every=self.detect_every, detect_max_side=self.detect_max_side,
-                            max_faces=self.max_faces)
+                            search_every=self.search_every, max_faces=self.max_faces)
 
     @property
     def chunk_frames(self) -> int:

@@ -22,6 +22,9 @@ _HELP = {
     "landmark_device": "torch device for the fan backend (cpu, cuda)",
     "detect_every": "run the face detector on every n-th frame and track in between",
     "detect_max_side": "frames are scaled to at most this size for face detection only",
+    "search_every": "while faces are followed, search the whole frame for new faces at least "
+                    "every n-th frame; the detections between look only around the followed "
+                    "faces (set it to --detect_every to search the whole frame every time)",
     "upsample": "dlib detector upsampling steps, for faces smaller than about 80 pixels",
     "max_faces": "most faces followed at once in one shot (the largest are kept)",
     "chunk_seconds": "videos longer than this are cut into chunks of whole shots (a shot longer "

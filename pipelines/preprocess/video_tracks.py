@@ -42,6 +42,7 @@ class VideoFaces:
     fitted_frames: int = 0  # frames given to the landmark model
     first: int = 0
     end: int | None = None
+    searches: int = 0  # detector runs over the whole frame (the others: around faces)
 
     @property
     def decoded_frames(self) -> int:
@@ -152,4 +153,4 @@ def track_faces(frames: Iterable[np.ndarray], backend: LandmarkBackend, rule: Tr
         starts = shot_starts(shots.cuts)
     end = None if num_frames is None else first + count
     return VideoFaces(num_frames or count, height, width, video_start, starts, tracks.finish(),
-                      tracks.detections, fitted, first, end)
+                      tracks.detections, fitted, first, end, tracks.searches)

@@ -7,6 +7,8 @@ commercial use (see the README).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from pipelines.preprocess.landmarks.base import LandmarkBackend, LandmarkModelUnavailable
@@ -21,6 +23,16 @@ def predictor_path() -> str:
             "The dlib backend needs the face_recognition_models package "
             "(pip install face_recognition_models)") from err
     return face_recognition_models.pose_predictor_model_location()
+
+
+@functools.lru_cache(maxsize=None)
+def shape_predictor(path: str):
+    """The predictor at `path`, read once per process: reading the 100 MB file takes most of
+    a second, and the job loads a backend more than once (a check before the pipeline, then
+    each DoFn's setup). dlib's shape predictor is safe to share between threads (its
+    detector, which holds scratch state, is made per backend)."""
+    import dlib
+    return dlib.shape_predictor(path)
 
 
 class DlibBackend(LandmarkBackend):
@@ -43,7 +55,7 @@ class DlibBackend(LandmarkBackend):
                 "The dlib backend needs the dlib package (pip install dlib-bin)") from err
         self._dlib = dlib
         self._detector = dlib.get_frontal_face_detector()
-        self._predictor = dlib.shape_predictor(predictor_path())
+        self._predictor = shape_predictor(predictor_path())
 
     def detect_faces(self, frame: np.ndarray) -> np.ndarray:
         rects = self._detector(frame, self._upsample)

@@ -1,9 +1,16 @@
 """Every face on screen, followed through a shot as a track of 68-point landmarks.
 
-The detector runs every `detect_every` frames (on a copy scaled to `detect_max_side`)
-and whenever a followed face drifts; in between, each track's points are fitted inside
-the box implied by its previous points (the offset between detector box and landmark
-extent is learnt at each detection, so the fitter always sees detector-shaped boxes).
+The detector runs every `detect_every` frames and whenever a followed face drifts; in
+between, each track's points are fitted inside the box implied by its previous points
+(the offset between detector box and landmark extent is learnt at each detection, so
+the fitter always sees detector-shaped boxes). A detection searches the whole frame (a
+copy scaled to `detect_max_side`) when no face is followed and at least every
+`search_every` frames, for faces that come into view; the others search only a region
+around each followed face (`roi_margin` box widths on each side), scaled so the face is
+about `roi_face_side` pixels wide: HOG's cost grows with the pixels searched, and a
+followed face needs re-anchoring, not finding (on the GRID and broadcast frames of
+`benchmarks/face_search.py` this cuts detection cost by half or more; its drift from
+whole-frame searches is reported there).
 At a detection, boxes are matched to tracks greedily by overlap with each track's
 predicted box (IoU >= `min_match_iou`), and a match must also keep the landmarks
 continuous (mean point displacement under `max_jump` face widths): two people never
@@ -37,6 +44,9 @@ class TrackingRule:
 
     detect_every: int = 5
     detect_max_side: int = 640
+    search_every: int = 25
+    roi_margin: float = 0.5
+    roi_face_side: int = 100
     min_match_iou: float = 0.3
     max_jump: float = 0.5
     max_misses: int = 2
@@ -47,6 +57,9 @@ class TrackingRule:
             raise ValueError(f"need detect_every >= 1, max_faces >= 1, max_misses >= 0: {self!r}")
         if self.detect_max_side < 32:
             raise ValueError(f"detect_max_side must be >= 32, got {self.detect_max_side!r}")
+        if self.search_every < 1 or self.roi_margin < 0 or self.roi_face_side < 32:
+            raise ValueError(f"need search_every >= 1, roi_margin >= 0, roi_face_side >= 32: "
+                             f"{self!r}")
 
 
 @dataclass
@@ -104,6 +117,14 @@ def _contrast(frame: np.ndarray, box: np.ndarray) -> float:
     return float(frame[y0:y1:2, x0:x1:2].std())
 
 
+def _region_scale(size: float, face_side: int) -> float:
+    """Scale bringing a face `size` pixels wide to about `face_side`, never below it: 1/k for
+    a whole k once the face is twice as wide (OpenCV's area resize is several times faster
+    by a whole factor than by any other)."""
+    ratio = size / face_side
+    return 1.0 / int(ratio) if ratio >= 2 else min(1.0, 1.0 / ratio)
+
+
 def _jump(previous: np.ndarray, current: np.ndarray) -> float:
     """Mean point displacement in face widths (landmark extent width of `previous`)."""
     width = max(float(np.ptp(previous[:, 0])), 1.0)
@@ -121,19 +142,45 @@ class FaceTracks:
         self._next_id = 0
         self._last_frame = -2
         self._since_detection = 0
+        self._since_search = 0
         self.detections = 0
+        self.searches = 0
 
     def _close_all(self) -> None:
         self._done.extend(t.closed() for t in self._open)
         self._open = []
 
-    def _detect_boxes(self, frame: np.ndarray) -> np.ndarray:
-        self.detections += 1
-        scale = min(1.0, self._rule.detect_max_side / max(frame.shape))
-        if scale == 1.0:
-            return self._backend.detect_faces(frame).astype(np.float64)
-        small = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    def _detect_scaled(self, image: np.ndarray, scale: float) -> np.ndarray:
+        """Boxes found in `image` scaled by `scale` (<= 1), in `image`'s pixels."""
+        if scale >= 1.0:
+            return self._backend.detect_faces(image).astype(np.float64)
+        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         return self._backend.detect_faces(small).astype(np.float64) / scale
+
+    def _search_frame(self, frame: np.ndarray) -> np.ndarray:
+        self.searches += 1
+        self._since_search = 0
+        return self._detect_scaled(frame, self._rule.detect_max_side / max(frame.shape))
+
+    def _search_around(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray:
+        """Boxes found in the region around a followed face's predicted `box`."""
+        height, width = frame.shape
+        size = max(float(box[2] - box[0]), float(box[3] - box[1]), 1.0)
+        pad = self._rule.roi_margin * size
+        x0, y0 = int(max(box[0] - pad, 0)), int(max(box[1] - pad, 0))
+        x1, y1 = int(min(box[2] + pad, width)), int(min(box[3] + pad, height))
+        if x1 - x0 < 32 or y1 - y0 < 32:
+            return np.zeros((0, 4))
+        region = np.ascontiguousarray(frame[y0:y1, x0:x1])
+        boxes = self._detect_scaled(region, _region_scale(size, self._rule.roi_face_side))
+        return boxes + np.array([x0, y0, x0, y0], dtype=np.float64)
+
+    def _detect_boxes(self, frame: np.ndarray, whole: bool) -> np.ndarray:
+        self.detections += 1
+        if whole or not self._open or self._since_search >= self._rule.search_every:
+            return self._search_frame(frame)
+        found = [self._search_around(frame, t.predicted_box()) for t in self._open]
+        return np.concatenate(found).reshape(-1, 4)
 
     def _fit_in(self, frame: np.ndarray, box: np.ndarray, offsets: np.ndarray):
         """Points fitted in `box`, or None when they drift off it or the box is featureless."""
@@ -170,8 +217,10 @@ class FaceTracks:
         self._next_id += 1
         self._open.append(track)
 
-    def _detect_and_associate(self, frame_index: int, frame: np.ndarray, shot: int) -> None:
-        boxes = self._detect_boxes(frame)
+    def _detect_and_associate(self, frame_index: int, frame: np.ndarray, shot: int,
+                              whole: bool = False) -> None:
+        """Detects (`whole`: in the whole frame), then matches, keeps, ends and starts tracks."""
+        boxes = self._detect_boxes(frame, whole)
         self._since_detection = 0
         matched = dict(self._matches(boxes))
         keep, new_boxes = [], set(range(len(boxes))) - set(matched.values())
@@ -213,12 +262,14 @@ class FaceTracks:
             self._close_all()
         self._last_frame = frame_index
         self._since_detection += 1
+        self._since_search += 1
         if not self._open or self._since_detection >= self._rule.detect_every:
             self._detect_and_associate(frame_index, frame, shot)
             return len(self._open)
         fits = [self._fit_in(frame, t.predicted_box(), t.offsets) for t in self._open]
         if any(points is None for points in fits):
-            self._detect_and_associate(frame_index, frame, shot)
+            # A face that drifted off its box may have moved beyond the region around it.
+            self._detect_and_associate(frame_index, frame, shot, whole=True)
             return len(self._open)
         for track, points in zip(self._open, fits):
             track.add(points)
