@@ -1,6 +1,7 @@
 """Real ffmpeg on real and deliberately awkward files."""
 
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -77,3 +78,24 @@ def test_undecodable_inputs_raise_record_errors(tmp_path, make, reason):
         _decode(make(tmp_path))
     assert caught.value.reason == reason
     assert caught.value.detail
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pipe sizes are Linux's")
+def test_frames_come_through_a_pipe_holding_several_grid_frames(monkeypatch):
+    import fcntl
+    import subprocess
+
+    sizes = []
+    popen = subprocess.Popen
+
+    class Recording(popen):  # records the frame pipe's size as the decode opens it
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            sizes.append(self)
+
+    monkeypatch.setattr(subprocess, "Popen", Recording)
+    frames = decode_frames(media.sample_video("bbaf3s"), DecodeReport())
+    first = next(frames)
+    pipe = fcntl.fcntl(sizes[0].stdout.fileno(), getattr(fcntl, "F_GETPIPE_SZ", 1032))
+    assert pipe >= 8 * first.size  # 64 KiB by default: less than one 360x288 frame
+    assert len(list(frames)) == 74
