@@ -312,12 +312,23 @@ def run_stages(folder: str) -> dict:
     from pipelines.preprocess.crop_mouths import CropWordClipsFn
     from pipelines.preprocess.detect_landmarks import DetectLandmarksFn
     from pipelines.preprocess.inputs import list_inputs
-    from pipelines.preprocess.plan_chunks import PlanChunksFn
+    from pipelines.preprocess.plan_chunks import (ChunkVideoFn, PlanChunksFn, ScanPieceFn,
+                                                  plan_in_one_process)
     from pipelines.preprocess.read_transcripts import ParseTranscriptFn
     from schemas.clip import ClipRecord, encode_clip
 
     config = default()
-    stages = [ParseTranscriptFn(), AlignSubtitlesFn(), PlanChunksFn(config),
+
+    class PlanStage:  # the three planning steps (probe, cut scan pieces, chunks) as one
+        planners = (PlanChunksFn(config), ScanPieceFn(config), ChunkVideoFn(config))
+
+        def setup(self):
+            pass
+
+        def process(self, job):
+            return plan_in_one_process(self.planners, job)
+
+    stages = [ParseTranscriptFn(), AlignSubtitlesFn(), PlanStage(),
               DetectLandmarksFn(config), CropWordClipsFn(config)]
     for stage in stages:
         stage.setup()

@@ -17,11 +17,14 @@ from apache_beam.testing.util import assert_that, equal_to
 from pipelines.preprocess.config import default
 from pipelines.preprocess.crop_mouths import CropMouths, CropWordClipsFn
 from pipelines.preprocess.dead_letters import DEAD_LETTER
-from pipelines.preprocess.decode import DecodeReport, decode_frames
+from pipelines.preprocess.audio import probe_media
+from pipelines.preprocess.decode import DecodeReport, decode_frames, decode_thumbnails
 from pipelines.preprocess.detect_landmarks import DetectLandmarksFn
 from pipelines.preprocess.errors import RecordError
 from pipelines.preprocess.inputs import VideoInput
-from pipelines.preprocess.plan_chunks import PlanChunksFn
+from pipelines.preprocess.plan_chunks import (ChunkVideoFn, PieceCuts, PlanChunksFn, ScanPiece,
+                                              ScanPieceFn, plan_in_one_process, scan_piece,
+                                              scan_pieces)
 from pipelines.preprocess.read_transcripts import VideoJob
 from pipelines.preprocess.shots import ShotDetector, shot_of, shot_starts, with_cut_flags
 from pipelines.preprocess.transcripts import Transcript, WordTiming, parse_transcript
@@ -262,9 +265,9 @@ def test_a_cut_to_black_mid_clip_ends_the_shot_and_no_black_frame_is_cropped(fns
 
 def _chunked_run(fns, path: str, words, chunk_seconds: float):
     config = dataclasses.replace(CONFIG, chunk_seconds=chunk_seconds)
-    planner = PlanChunksFn(config)
+    planners = (PlanChunksFn(config), ScanPieceFn(config), ChunkVideoFn(config))
     job = VideoJob(VideoInput(path, "programme", None), Transcript("grid", words))
-    items = list(planner.process(job))
+    items = list(plan_in_one_process(planners, job))
     clips = []
     for item in items:
         for tracks in fns[0].process(item):
@@ -292,3 +295,31 @@ def test_a_long_programme_in_chunks_gives_the_clips_of_one_pass(fns, tmp_path):
     for ours, reference in zip(chunked, whole):
         np.testing.assert_array_equal(ours.frames, reference.frames)
         assert (ours.shot, ours.first_frame) == (reference.shot, reference.first_frame)
+
+
+def test_a_cut_scan_in_pieces_finds_the_cuts_of_one_whole_scan(tmp_path):
+    # Six GRID clips joined: cuts at 75, 150, 225, 299 and 374. Pieces of 75 frames start
+    # on three of the cuts and end one frame after the other two (a cut is decided on the
+    # frame after it, which the piece before the boundary must still decode).
+    names = ("bbaf3s", "lgiz3s", "pbai7a", "srwi5a", "bwag5s", "lriq9a")
+    path = media.concatenated([media.sample_video(c) for c in names], str(tmp_path / "six.mp4"))
+    whole = ShotDetector()
+    for thumb in decode_thumbnails(path, CONFIG.fps):
+        whole.update(thumb)
+    whole.finish()
+    assert whole.cuts == [75, 150, 225, 299, 374]
+    media_info = probe_media(path, CONFIG.fps)
+    job = VideoJob(VideoInput(path, "six", None), Transcript("grid", _words("bbaf3s")))
+    pieces = scan_pieces(job, media_info, CONFIG.fps, piece_frames=75)
+    assert [(p.first, p.end) for p in pieces] == [
+        (0, 75), (75, 150), (150, 225), (225, 300), (300, 375), (375, None)]
+    found = [scan_piece(path, piece, CONFIG.fps) for piece in pieces]
+    assert [cut for part in found for cut in part.cuts] == whole.cuts
+    assert max(part.seen_to for part in found) == 449  # the video's length, from the last piece
+    assert [len(part.cuts) for part in found] == [0, 1, 1, 2, 1, 0]
+
+
+def test_a_scan_piece_past_the_end_of_the_video_sees_nothing(tmp_path):
+    path = media.sample_video("bbaf3s")
+    piece = ScanPiece(1, 200, None, probe_media(path, CONFIG.fps).video_start, path)
+    assert scan_piece(path, piece, CONFIG.fps) == PieceCuts(piece, (), 0)

@@ -43,7 +43,11 @@ def _write_srt(path: str, cues: list[tuple[list, str, str]]) -> None:
 @pytest.fixture(scope="module")
 def broadcast_run(tmp_path_factory):
     """A programme (one face, a cut, then a split screen with the left side speaking) and a
-    silent split screen, each with an SRT beside it; the job's output folder."""
+    silent split screen, each with an SRT beside it; the job's output folder.
+
+    Chunks of 3 s: the 6 s programme is scanned for cuts in two pieces on the job's graph
+    (gathered by video) and tracked in two chunks, one per shot; the 3 s video is one item.
+    """
     work, folder = tmp_path_factory.mktemp("work"), tmp_path_factory.mktemp("broadcast")
     single = str(work / "single.mp4")
     media.ffmpeg("-i", media.sample_video("bbaf3s"), "-vf", "pad=720:288:180:0", "-c:v",
@@ -61,10 +65,11 @@ def broadcast_run(tmp_path_factory):
     output = str(work / "out")
     result = lipflow("preprocess", "--input", str(folder), "--output", output,
                      "--direct_running_mode", "in_memory", "--train_fraction", "1.0",
-                     "--val_fraction", "0.0", "--max_failure_fraction", "1.0")
+                     "--val_fraction", "0.0", "--max_failure_fraction", "1.0",
+                     "--chunk_seconds", "3")
     assert result.returncode == 0, result.stderr[-3000:]
     return {"output": output, "words": words, "first_length": first_length,
-            "programme": str(programme)}
+            "programme": str(programme), "log": result.stderr}
 
 
 def _clips(output: str) -> list[dict]:
@@ -89,6 +94,13 @@ def test_every_word_is_accounted_for(broadcast_run):
         manifest = json.load(handle)
     assert manifest["balanced"]
     assert manifest["words"]["seen"] == 6 + 6 + 6
+
+
+def test_the_programme_is_scanned_in_pieces_and_tracked_in_chunks(broadcast_run):
+    length = broadcast_run["first_length"]
+    assert "scanned in 2 pieces), 2 chunks with words" in broadcast_run["log"]
+    assert f"landmarks programme (frames 0-{length - 1})" in broadcast_run["log"]
+    assert f"landmarks programme (frames {length}-" in broadcast_run["log"]
 
 
 def test_the_cut_is_in_the_shot_list(broadcast_run):

@@ -219,20 +219,34 @@ def decode_frames(path: str, report: DecodeReport, fps: float = 25.0, max_side: 
 THUMBNAIL_WIDTH, THUMBNAIL_HEIGHT = 32, 24
 
 
-def decode_thumbnails(path: str, fps: float = 25.0) -> Iterator[np.ndarray]:
+def _thumbnail_command(path: str, fps: float, frames: FrameRange) -> list[str]:
+    seek = [] if frames.whole else [
+        arg for key, value in _seek_args(frames, fps).items()
+        for arg in (f"-{key}",) + (() if value is None else (value,))]
+    trim = "" if frames.whole else ",trim=" + ":".join(
+        f"{key}={value}" for key, value in _trim_args(frames, fps).items())
+    # No deblocking (H.264, HEVC): about a third less decode time for the scan, and a
+    # miniature that differs by 0.13 grey levels on average (the cut rule needs jumps of 3).
+    return [ffmpeg_executable(), "-nostdin", "-hide_banner", "-loglevel", "error", *seek,
+            "-skip_loop_filter", "all", "-i", "file:" + os.path.abspath(path), "-map", "0:v:0",
+            "-vf", f"fps={fps}{trim},scale={THUMBNAIL_WIDTH}:{THUMBNAIL_HEIGHT}:flags=area,"
+                   "format=gray",
+            "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "gray", "pipe:"]
+
+
+def decode_thumbnails(path: str, fps: float = 25.0,
+                      frames: FrameRange = FrameRange()) -> Iterator[np.ndarray]:
     """Yields every frame at `fps` as a uint8 [24, 32] grey miniature (area-averaged by ffmpeg).
 
     About 768 bytes a frame through the pipe: a whole programme is scanned for cuts at
-    little more than the cost of decoding it. Raises RecordError as `decode_frames` does.
+    little more than the cost of decoding it. `frames` limits the scan to a range, reached
+    by seeking as in `decode_frames`; a range past the end of the video yields nothing.
+    Raises RecordError as `decode_frames` does (a whole video without frames included).
     """
     check_video_file(path)
     size = THUMBNAIL_WIDTH * THUMBNAIL_HEIGHT
-    command = [ffmpeg_executable(), "-nostdin", "-hide_banner", "-loglevel", "error",
-               "-i", "file:" + os.path.abspath(path), "-map", "0:v:0",
-               "-vf", f"fps={fps},scale={THUMBNAIL_WIDTH}:{THUMBNAIL_HEIGHT}:flags=area,format=gray",
-               "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "gray", "pipe:"]
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE)
+    process = subprocess.Popen(_thumbnail_command(path, fps, frames), stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     errors: list[bytes] = []
     drainer = threading.Thread(target=_drain, args=(process.stderr, errors), daemon=True)
     drainer.start()
@@ -246,7 +260,7 @@ def decode_thumbnails(path: str, fps: float = 25.0) -> Iterator[np.ndarray]:
         returncode = process.wait()
         drainer.join()
     stderr = b"".join(errors).decode("utf-8", "replace")
-    if returncode != 0 or count == 0:
+    if returncode != 0 or (count == 0 and frames.whole):
         reason = _failure_reason(stderr) if returncode != 0 else "no_frames"
         raise RecordError(reason, f"ffmpeg exited {returncode} after {count} frames: "
                                   f"{stderr.strip()[-500:] or 'no message'}")

@@ -91,7 +91,7 @@ def build_pipeline(pipeline: beam.Pipeline, listing: InputListing, config: Prepr
     parsed = videos | "ReadTranscripts" >> ReadTranscripts()
     aligned = parsed.jobs | "AlignSubtitles" >> AlignSubtitles()
     planned = aligned.jobs | "PlanChunks" >> PlanChunks(config)
-    tracked = (planned.jobs
+    tracked = (planned["jobs"]
                | "SpreadChunks" >> beam.Reshuffle()
                | "DetectLandmarks" >> DetectLandmarks(config))
     tracked.tracks | "WriteShotLists" >> WriteShotLists(FileSystems.join(output, SHOTS_FILE),

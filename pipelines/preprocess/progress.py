@@ -58,7 +58,7 @@ def record_progress(folder: str, fps: float, parsed, aligned, planned, tracked) 
     taps = (("LostAtReading", parsed[DEAD_LETTER], lost_video_events),
             ("AlignedVideos", aligned.jobs, aligned_events),
             ("LostAtPlanning", planned[DEAD_LETTER], lost_video_events),
-            ("PlannedItems", planned.jobs, partial(planned_events, fps=fps)),
+            ("PlannedItems", planned["jobs"], partial(planned_events, fps=fps)),
             ("TrackedItems", tracked.tracks, partial(tracked_events, fps=fps)),
             ("FailedItems", tracked[DEAD_LETTER], tracking_failure_events))
     for label, items, events in taps:

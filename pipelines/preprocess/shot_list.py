@@ -16,7 +16,8 @@ def shot_facts(tracks) -> tuple[str, dict]:
     """(video_id, what one work item saw): its frame range and the cuts inside it."""
     faces = tracks.faces
     end = faces.first + faces.decoded_frames
-    cuts = [int(s) for s in faces.shot_starts if faces.first < s < end]
+    # A chunk of whole shots starts on a cut: its first frame counts (frame 0 is no cut).
+    cuts = [int(s) for s in faces.shot_starts if max(faces.first, 1) <= s < end]
     video = tracks.job.input
     return video.video_id, {"source_video": video.video, "video_start": faces.video_start,
                             "num_frames": faces.num_frames, "cuts": cuts}
