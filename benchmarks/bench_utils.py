@@ -1,8 +1,10 @@
-"""Helpers the benchmark scripts share: the machine they ran on, and a clean stdout."""
+"""Helpers the benchmark scripts share: the machine they ran on, a clean stdout, the
+result file."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import platform
 import sys
@@ -37,3 +39,12 @@ def stdout_to_stderr():
         sys.stdout.flush()
         os.dup2(saved, 1)
         os.close(saved)
+
+
+def write_result(path: str, result: dict) -> None:
+    """Writes `result` as indented JSON to `path` (folders made) and prints it."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(result, handle, indent=1)
+        handle.write("\n")
+    print(json.dumps(result, indent=1))

@@ -28,7 +28,6 @@ import argparse
 import dataclasses
 import datetime
 import glob
-import json
 import os
 import sys
 import tempfile
@@ -39,7 +38,7 @@ os.environ.setdefault("OPENCV_FOR_THREADS_NUM", "1")
 
 import numpy as np  # noqa: E402
 
-from bench_utils import cpu_model, load_average  # noqa: E402  (beside this script)
+from bench_utils import cpu_model, load_average, write_result  # noqa: E402  (beside this script)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -175,11 +174,7 @@ def main(argv: list[str] | None = None) -> int:
                                                           config.max_side), config)},
     }
     result["machine"]["load_average_after"] = load_average()
-    os.makedirs(os.path.dirname(args.output), exist_ok=True)
-    with open(args.output, "w", encoding="utf-8") as handle:
-        json.dump(result, handle, indent=1)
-        handle.write("\n")
-    print(json.dumps(result, indent=1))
+    write_result(args.output, result)
     return 0
 
 

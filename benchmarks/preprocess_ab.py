@@ -30,7 +30,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
-from bench_utils import cpu_model, load_average  # noqa: E402  (beside this script)
+from bench_utils import cpu_model, load_average, write_result  # noqa: E402  (beside this script)
 from preprocess import ONE_THREAD_ENV, SAMPLE_DIR  # noqa: E402
 
 FRAMES_PER_GRID_VIDEO = 75
@@ -101,11 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpu_model": cpu_model(), "cpu_count": os.cpu_count(),
                     "load_average_1min": {"before": load_before, "after": load_average()}},
     }
-    os.makedirs(os.path.dirname(args.output), exist_ok=True)
-    with open(args.output, "w", encoding="utf-8") as handle:
-        json.dump(result, handle, indent=1)
-        handle.write("\n")
-    print(json.dumps(result, indent=1))
+    write_result(args.output, result)
     return 0
 
 

@@ -113,6 +113,7 @@ class PlanChunksFn(beam.DoFn):
     def __init__(self, config: PreprocessConfig):
         self._config = config
         self._long = Metrics.counter(COUNTER_NAMESPACE, f"{STAGE}.videos_chunked")
+        self._items = Metrics.counter(COUNTER_NAMESPACE, f"{STAGE}.chunks")  # work items
         self._pieces = Metrics.counter(COUNTER_NAMESPACE, f"{STAGE}.scan_pieces")
 
     def process(self, job: VideoJob):
@@ -129,6 +130,7 @@ class PlanChunksFn(beam.DoFn):
                                       video_id=video.video_id, words_affected=words))
             return
         if 0 < media.duration <= self._config.chunk_seconds:
+            self._items.inc()
             yield dataclasses.replace(job, plan=VideoPlan(media, job.word_indices))
             return
         self._long.inc()
