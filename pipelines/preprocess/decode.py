@@ -225,8 +225,8 @@ def _thumbnail_command(path: str, fps: float, frames: FrameRange) -> list[str]:
         for arg in (f"-{key}",) + (() if value is None else (value,))]
     trim = "" if frames.whole else ",trim=" + ":".join(
         f"{key}={value}" for key, value in _trim_args(frames, fps).items())
-    # No deblocking (H.264, HEVC): about a third less decode time for the scan, and a
-    # miniature that differs by 0.13 grey levels on average (the cut rule needs jumps of 3).
+    # No deblocking (H.264, HEVC): less decode time for the scan, and miniatures that move
+    # by a fraction of a grey level (the cut rule needs jumps of 3); benchmarks/scan_decode.py.
     return [ffmpeg_executable(), "-nostdin", "-hide_banner", "-loglevel", "error", *seek,
             "-skip_loop_filter", "all", "-i", "file:" + os.path.abspath(path), "-map", "0:v:0",
             "-vf", f"fps={fps}{trim},scale={THUMBNAIL_WIDTH}:{THUMBNAIL_HEIGHT}:flags=area,"
