@@ -1,7 +1,8 @@
 """Broadcast benchmark: a programme built from GRID recordings, subtitles only, through the job.
 
     .venv/bin/python benchmarks/broadcast.py [--grid DIR] [--segments 16]
-        [--memory-minutes 10 60] [--output benchmarks/results/broadcast.json]
+        [--memory-minutes 10 60] [--job-flag=--FLAG=VALUE ...]
+        [--output benchmarks/results/broadcast.json]
 
 The programme: `--segments` segments of 3.003 s (90 frames at 29.97 fps), 1280x720,
 joined by hard cuts. Even segments show one talking face (scaled to 720 lines, centred);
@@ -28,6 +29,9 @@ Printed as JSON (and written to --output):
   two peaks differ by less than 20%). The whole job on the local runner is not what is
   measured there: that runner passes every clip between the dataset stages in memory,
   so it grows with the clips written whatever the programme's length.
+
+`--job-flag` passes a flag to every job run (a setting to compare against the default,
+e.g. `--job-flag=--detect_every=10`); the flags are recorded in the result.
 
 The GRID recordings default to the 20 embedded in data/sample/grid_s1 (same speaker,
 same studio: the hardest case for telling two faces apart).
@@ -197,12 +201,15 @@ def repeat_programme(programme: str, repeats: int, target: str, ffmpeg: str,
     os.remove(sound)
 
 
+JOB_FLAGS: list[str] = []  # --job-flag: extra flags for every lipflow preprocess run
+
+
 def run_job(folder: str, output: str) -> dict:
     """Runs lipflow preprocess on one worker; wall time, CPU time and peak memory."""
     command = [os.path.join(REPO, ".venv", "bin", "lipflow"), "preprocess", "--input", folder,
                "--output", output, "--direct_running_mode", "in_memory",
                "--direct_num_workers", "1", "--train_fraction", "1.0", "--val_fraction", "0.0",
-               "--max_failure_fraction", "1.0"]
+               "--max_failure_fraction", "1.0", *JOB_FLAGS]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True)
@@ -492,6 +499,9 @@ def parse_args(argv):
     parser.add_argument("--output", default=None, help="write the JSON result here too")
     parser.add_argument("--keep", default=None,
                         help="build the programme and outputs in this (new) folder and keep them")
+    parser.add_argument("--job-flag", action="append", default=[], dest="job_flags",
+                        help="an extra flag for every job run, e.g. --job-flag=--detect_every=10 "
+                             "(repeatable; recorded in the result)")
     args = parser.parse_args(argv)
     if args.segments < 8:
         parser.error("--segments must be at least 8")
@@ -505,7 +515,10 @@ def main(argv=None) -> int:
         return 0
     args = parse_args(argv)
     pinned = pin_to_one_core()
+    JOB_FLAGS.extend(args.job_flags)
     result = benchmark(args)
+    if args.job_flags:
+        result["job_flags"] = list(args.job_flags)
     result["machine"]["pinned_cpu"] = pinned
     text = json.dumps(result, indent=2, sort_keys=True)
     print(text)
