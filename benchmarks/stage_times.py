@@ -71,6 +71,8 @@ def child(argv: list[str]) -> int:
 
 def run_timed(folder: str, scratch: str, workers: int) -> dict:
     """One job run, confined to `workers` cores: wall seconds and seconds per stage."""
+    from benchmarks.scale import _confine_to
+
     output = os.path.join(scratch, f"out_{workers}")
     times_file = os.path.join(scratch, f"stages_{workers}.json")
     command = [sys.executable, os.path.abspath(__file__), "--child", times_file, "preprocess",
@@ -79,7 +81,7 @@ def run_timed(folder: str, scratch: str, workers: int) -> dict:
                "--train_fraction", "1.0", "--val_fraction", "0.0"]
     started = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True, check=False,
-                            preexec_fn=lambda: os.sched_setaffinity(0, range(workers)))
+                            preexec_fn=_confine_to(workers))
     wall = time.perf_counter() - started
     if result.returncode != 0:
         raise RuntimeError(f"preprocess with {workers} workers failed: {result.stderr[-2000:]}")
@@ -127,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if len(os.sched_getaffinity(0)) < 2:
         raise SystemExit("stage_times.py needs 2 cores")
-    from benchmarks import scale
+    from benchmarks import broadcast, scale
     from benchmarks.bench_utils import cpu_model, load_average, write_result
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -141,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "benchmark": "preprocess job stage by stage, 1 vs 2 DirectRunner workers, one core each",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "programme": {"minutes": round(frames / 25 / 60, 2), "source_frames": frames,
+        "programme": {"minutes": round(frames / broadcast.JOB_FPS / 60, 2),
+                      "source_frames": frames,
                       "size": "1280x720", "transcript": "JSON word times"},
         **compare(runs[1], runs[2]),
         "load_average_1min": loads,
