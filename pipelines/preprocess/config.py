@@ -42,8 +42,8 @@ class PreprocessConfig:
     num_shards: int = 0                # TFRecord shards; 0 lets the runner choose
     compression: str = "gzip"          # TFRecord files: gzip, or none (larger files that the
                                        # trainer reads several times faster)
-    gzip_level: int = 3                # 1-3 ISA-L (3: its smallest files, 4-5x zlib's level-1
-                                       # speed), 4-9 zlib (slower, up to the smallest files)
+    gzip_level: int = 3                # 1-3 ISA-L (3: its smallest files), 4-9 zlib (slower,
+                                       # up to the smallest files)
     max_failure_fraction: float = 0.5  # above this share of failed words the run is an error
     unit: str = "word"                 # word: word clips; sentence: whole-sentence clips too
     sentence_margin: int = 2           # frames kept before and after a sentence clip's words

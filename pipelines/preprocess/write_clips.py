@@ -4,10 +4,10 @@ Beam's own TFRecord sink compresses at zlib's default level, where deflating raw
 costs as much as decoding the video twice. This sink writes the same format (standard
 GZIP around standard TFRecord framing, readable by `tf.data.TFRecordDataset(...,
 compression_type="GZIP")`) at a configurable level. Levels 1-3 deflate with ISA-L's
-igzip (its levels 1-3), several times faster than zlib's fastest level for files a few
-per cent larger; levels 4-9 with zlib (benchmarks/results/preprocess.json). Either stream
-is deterministic: the same records give the same bytes (ISA-L's only on the same kind of
-CPU, since it picks its code for the instruction set).
+igzip (its levels 1-3), several times faster than zlib for files a few per cent larger;
+levels 4-9 with zlib (benchmarks/results/preprocess.json). Either stream is deterministic
+on one machine: the same records give the same bytes (ISA-L picks its code for the CPU's
+instruction set, so another kind of CPU may deflate the same records differently).
 `compression="none"` writes plain TFRecord files instead (`*.tfrecord`, about 1.7x larger),
 which the trainer reads without inflating (benchmarks/results/input_pipeline.json).
 """
@@ -19,10 +19,10 @@ import struct
 
 import apache_beam as beam
 import google_crc32c
-from isal import igzip, isal_zlib
 from apache_beam.coders import coders
 from apache_beam.io import filebasedsink
 from apache_beam.io.filesystem import CompressionTypes
+from isal import igzip, isal_zlib
 
 from schemas.clip import encode_clip
 from schemas.layout import CLIP_FILE_SUFFIXES, COMPRESSIONS
