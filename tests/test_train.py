@@ -181,6 +181,20 @@ def test_resume_after_kill_ends_with_the_weights_of_an_uninterrupted_run(dataset
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
 
 
+def test_training_with_mixup_fits_on_soft_labels_and_records_the_setting(dataset, tmp_path):
+    output = str(tmp_path / "mixup")
+    result = lipflow("train", "--data", dataset, "--config", "demo", "--output", output,
+                     *[a for item in TINY + ["epochs=2", "steps_per_epoch=3", "input.mixup=0.4"]
+                       for a in ("--set", item)])
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.load(open(os.path.join(output, "train_summary.json")))
+    assert summary["config"]["input"]["mixup"] == 0.4 and summary["epochs_run"] == 2
+    with open(os.path.join(output, "logs", "history.csv")) as handle:
+        losses = [float(row["loss"]) for row in csv.DictReader(handle)]
+    assert len(losses) == 2 and all(np.isfinite(losses)) and all(v > 0 for v in losses)
+    assert os.path.exists(os.path.join(output, "export", "model.keras"))
+
+
 def test_warm_start_with_a_frozen_front_end(trained, dataset, tmp_path):
     import keras
 

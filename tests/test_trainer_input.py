@@ -19,7 +19,7 @@ import tensorflow as tf
 from schemas.clip import parse_clip
 from tests import media
 from trainer.input import (DatasetStats, InputConfig, centre_crop, centre_frames, downscale,
-                           jittered_frames, load_stats, make_dataset, normalise,
+                           jittered_frames, load_stats, make_dataset, mix_clips, normalise,
                            parse_clip_batch, random_crop_and_flip, serving_features,
                            split_files, time_mask)
 
@@ -175,6 +175,8 @@ def test_config_is_checked():
         InputConfig(batch_size=0)
     with pytest.raises(ValueError, match="max_time_mask"):
         InputConfig(max_time_mask=-1)
+    with pytest.raises(ValueError, match="input.mixup must be >= 0"):
+        InputConfig(mixup=-0.2)
     with pytest.raises(ValueError, match="multiple of input.downscale"):
         InputConfig(crop_size=88, downscale=3)
     with pytest.raises(ValueError, match="set input.frames too"):
@@ -305,6 +307,62 @@ def test_training_augments_within_the_crop_flip_and_mask(data_dir, stats, record
     assert sum(differs) >= len(differs) - 1
     for got, record in zip(frames, records):
         assert _crop_or_mirror(got[..., 0], record, stats)
+
+
+def _blend_weights(labels: np.ndarray, soft: np.ndarray) -> np.ndarray:
+    """Each clip's own weight, read off its soft label (its partner is the batch reversed)."""
+    partner = labels[::-1]
+    assert np.all(labels != partner), "every clip needs a partner of another word"
+    return soft[np.arange(len(labels)), labels]
+
+
+def test_mix_clips_blends_each_clip_with_its_partner_by_the_weight_of_its_label():
+    labels = np.array([0, 3, 1, 2, 4, 5], np.int32)
+    frames = np.random.default_rng(0).normal(size=(6, 5, 4, 4, 1)).astype(np.float32)
+    masks = np.random.default_rng(1).integers(0, 2, size=(6, 5)).astype(np.float32)
+    features, soft = mix_clips({"frames": tf.constant(frames), "boundary_mask": tf.constant(masks)},
+                               tf.constant(labels), 7, 0.4, tf.constant([5, 9], tf.int64))
+    soft = soft.numpy()
+    assert soft.shape == (6, 7) and soft.dtype == np.float32
+    np.testing.assert_allclose(soft.sum(axis=1), 1.0, rtol=1e-6)
+    weight = _blend_weights(labels, soft)
+    np.testing.assert_allclose(soft[np.arange(6), labels[::-1]], 1.0 - weight, rtol=1e-5)
+    assert np.all((weight > 0) & (weight < 1)) and np.ptp(weight) > 0.05  # drawn per clip
+    expected = (weight[:, None, None, None, None] * frames
+                + (1 - weight)[:, None, None, None, None] * frames[::-1])
+    np.testing.assert_allclose(features["frames"].numpy(), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(features["boundary_mask"].numpy(),
+                               weight[:, None] * masks + (1 - weight)[:, None] * masks[::-1],
+                               rtol=1e-5, atol=1e-6)
+    again = mix_clips({"frames": tf.constant(frames), "boundary_mask": tf.constant(masks)},
+                      tf.constant(labels), 7, 0.4, tf.constant([5, 9], tf.int64))[1]
+    np.testing.assert_array_equal(again.numpy(), soft)
+
+
+@pytest.mark.slow
+def test_training_with_mixup_gives_soft_labels_of_the_batchs_clips(data_dir, stats):
+    config = InputConfig(batch_size=BATCH, deterministic=True, seed=7, mixup=0.4)
+    classes = len(stats.vocabulary)
+    plain = dataclasses.replace(config, mixup=0.0)
+    mixed, unmixed = (list(make_dataset(data_dir, "train", c, stats, training=True))
+                      for c in (config, plain))
+    checked = 0
+    for (features, soft), (plain_features, labels) in zip(mixed, unmixed):
+        soft, labels = soft.numpy(), labels.numpy()
+        assert soft.shape == (BATCH, classes) and labels.dtype == np.int32
+        np.testing.assert_allclose(soft.sum(axis=1), 1.0, rtol=1e-6)
+        # Only the clip and its partner carry weight; the other augmentations are unchanged.
+        own = np.eye(classes)[labels] + np.eye(classes)[labels[::-1]]
+        assert np.all(soft[own == 0] == 0)
+        weight = soft[np.arange(BATCH), labels]
+        frames = plain_features["frames"].numpy()
+        for i in np.flatnonzero(labels != labels[::-1]):  # else the label hides the weight
+            np.testing.assert_allclose(
+                features["frames"].numpy()[i],
+                weight[i] * frames[i] + (1 - weight[i]) * frames[BATCH - 1 - i],
+                rtol=1e-4, atol=1e-4)
+            checked += 1
+    assert checked >= 6
 
 
 @pytest.mark.slow

@@ -13,7 +13,7 @@ Per split, `make_dataset` builds:
   -> prefetch
 
 and yields `({"frames": float32 [B, T, c, c, 1], "boundary_mask": float32 [B, T]},
-label int32 [B])`. Parsing and augmentation run once per batch (one parse op; per-clip
+label int32 [B])` (training with mixup: soft labels, float32 [B, classes]). Parsing and augmentation run once per batch (one parse op; per-clip
 offsets and flips drawn for the batch, windows cut by slices; normalisation and time
 masks by broadcasting), not as a tf.data map per clip, and only frames, mask and label
 are parsed (benchmarks/results/input_pipeline.json). Eval-time
@@ -57,6 +57,8 @@ class InputConfig:
     flip: bool = True              # random horizontal flip (train)
     max_time_mask: int = 5         # frames zeroed (after normalisation: 0 = the mean) in a
                                    # random span, train only
+    mixup: float = 0.0             # train only: each clip blended with another of its batch
+                                   # by a Beta(mixup, mixup) weight, labels alike (0: off)
     shuffle_buffer: int = 2048     # clips
     cycle_length: int = 4          # files read in parallel (interleave)
     deterministic: bool = False    # fixed order and seeded augmentation when True
@@ -73,6 +75,8 @@ class InputConfig:
             raise ValueError(f"input.max_time_mask must be >= 0 and shuffle_buffer, "
                              f"cycle_length >= 1, got {self.max_time_mask!r}, "
                              f"{self.shuffle_buffer!r}, {self.cycle_length!r}")
+        if self.mixup < 0:
+            raise ValueError(f"input.mixup must be >= 0 (0: off), got {self.mixup!r}")
         if self.frames < 0 or self.time_jitter < 0 or self.downscale < 1:
             raise ValueError(f"input.frames and input.time_jitter must be >= 0 and downscale "
                              f">= 1, got {self.frames!r}, {self.time_jitter!r}, "
@@ -291,10 +295,34 @@ def time_mask(batch: tf.Tensor, count: tf.Tensor, max_frames: int,
     return tf.cast(keep, tf.float32)
 
 
+def mix_clips(features: dict, labels: tf.Tensor, classes: int, alpha: float,
+              seed: tf.Tensor) -> tuple[dict, tf.Tensor]:
+    """Mixup within a batch: clip i becomes w_i * clip i + (1 - w_i) * clip B-1-i, frames
+    and boundary mask alike, with w_i ~ Beta(alpha, alpha), and its label the same blend of
+    the two one-hot labels: (features, int labels [B]) -> (features, float32 [B, classes]).
+
+    The partner is the batch reversed: batches are drawn shuffled, so that pairs clips at
+    random without a gather."""
+    first_seed, second_seed = tf.unstack(tf.random.split(seed, 2))
+    batch = tf.shape(labels)[0:1]
+    first = tf.random.stateless_gamma(batch, first_seed, alpha=alpha)
+    second = tf.random.stateless_gamma(batch, second_seed, alpha=alpha)
+    weight = first / tf.maximum(first + second, 1e-12)
+
+    def blend(values):
+        shape = tf.concat([batch, tf.ones([tf.rank(values) - 1], tf.int32)], axis=0)
+        own = tf.reshape(weight, shape)
+        return own * values + (1.0 - own) * tf.reverse(values, axis=[0])
+
+    mixed = {name: blend(value) for name, value in features.items()}
+    return mixed, blend(tf.one_hot(labels, classes))
+
+
 def _augment_fn(config: InputConfig, stats: DatasetStats):
     """(records string [B], seed int64 [2]) -> (features, label) of the batch: parse, keep
     the centre frames (jittered), random crop, flip, normalise, time mask (masked frames
-    become 0, the mean), downscale."""
+    become 0, the mean), downscale, and with `config.mixup` blend clip pairs (labels then
+    float32 [B, classes])."""
 
     def augment(serialized: tf.Tensor, seed: tf.Tensor):
         clips = parse_clip_batch(serialized)
@@ -310,7 +338,13 @@ def _augment_fn(config: InputConfig, stats: DatasetStats):
             scale *= time_mask(batch, count, config.max_time_mask, mask_seed)
         # One multiply normalises and masks: a pass less over the float frames.
         frames = (tf.cast(frames, tf.float32) - stats.mean) * scale[:, :, tf.newaxis, tf.newaxis]
-        return _model_inputs(downscale(frames, config.downscale), clips, config.model_size)
+        features, labels = _model_inputs(downscale(frames, config.downscale), clips,
+                                         config.model_size)
+        if not config.mixup:
+            return features, labels
+        # A seed of its own, folded in, leaves the other augmentations' draws as they were.
+        mix_seed = tf.random.experimental.stateless_fold_in(seed, 1)
+        return mix_clips(features, labels, len(stats.vocabulary), config.mixup, mix_seed)
 
     return augment
 
@@ -406,7 +440,8 @@ def make_dataset(data_dir: str, split: str, config: InputConfig, stats: DatasetS
                  passes: int = DETERMINISTIC_PASSES) -> tf.data.Dataset:
     """Batches ({"frames": float32 [B, T, c, c, 1], "boundary_mask": float32 [B, T]}, int32 [B]).
 
-    training: shuffled files and clips, random crop/flip/time mask, only full batches.
+    training: shuffled files and clips, random crop/flip/time mask (and mixup: labels then
+    float32 [B, classes]), only full batches.
     Otherwise: no shuffling, centre crop, the last batch may be short. Clip order is fixed
     only in deterministic mode (files interleaved round-robin, cycle_length at a time);
     otherwise parallel reads may reorder clips. repeat: endless. first_pass, passes: in

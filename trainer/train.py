@@ -216,6 +216,8 @@ def build_and_compile(config: TrainConfig, stats: DatasetStats, steps: int,
 
 def _one_hot(classes: int):
     def convert(features, label):
+        if label.dtype.is_floating:  # mixup's blended labels are one-hot already
+            return features, label
         return features, tf.one_hot(label, classes)
     return convert
 
