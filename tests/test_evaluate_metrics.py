@@ -5,7 +5,7 @@ import pytest
 
 from pipelines.evaluate import metrics as m
 from pipelines.evaluate.outputs import confusion_csv, per_word_csv
-from pipelines.evaluate.views import TTA_MODES, view
+from pipelines.evaluate.views import TTA_MODES, clip_view, view
 
 LABELS = ["bin", "pin", "fin", "at", "red", "set", "now"]
 # Written out by hand so that these tests do not depend on the pronouncing dictionary.
@@ -145,3 +145,28 @@ def test_tta_views_move_the_models_centre_crop_onto_the_corners():
     assert len(TTA_MODES["multi"]) == 10 and TTA_MODES["none"] == ("centre",)
     with pytest.raises(ValueError, match="unknown view"):
         view(frames, "middle")
+
+
+def test_time_views_move_frames_and_mask_together_and_pad_with_the_edge_frame():
+    # Frame t of clip b holds the value 10 * b + t everywhere; the word covers frames 2-4.
+    values = 10 * np.arange(2)[:, None] + np.arange(7)[None, :]
+    frames = np.broadcast_to(values[:, :, None, None], (2, 7, 96, 96)).astype(np.uint8)
+    mask = np.zeros((2, 7), np.float32)
+    mask[:, 2:5] = 1
+    later, later_mask = clip_view(frames, mask, "centre@+1")
+    np.testing.assert_array_equal(later[:, :, 0, 0], [[1, 2, 3, 4, 5, 6, 6],
+                                                      [11, 12, 13, 14, 15, 16, 16]])
+    np.testing.assert_array_equal(later_mask[0], [0, 1, 1, 1, 0, 0, 0])
+    earlier, earlier_mask = clip_view(frames, mask, "flip@-2")
+    np.testing.assert_array_equal(earlier[1, :, 0, 0], [10, 10, 10, 11, 12, 13, 14])
+    np.testing.assert_array_equal(earlier_mask[1], [0, 0, 0, 0, 1, 1, 1])
+    # The spatial part still applies: the flip mirrors each frame.
+    ramp = np.broadcast_to(np.arange(96, dtype=np.uint8), (2, 7, 96, 96))
+    np.testing.assert_array_equal(clip_view(ramp, mask, "flip@-2")[0][0, 3, 0], ramp[0, 0, 0, ::-1])
+    unmoved, unmoved_mask = clip_view(frames, mask, "centre")
+    np.testing.assert_array_equal(unmoved, frames)
+    np.testing.assert_array_equal(unmoved_mask, mask)
+    assert TTA_MODES["time"] == ("centre", "centre@-1", "centre@+1")
+    assert len(TTA_MODES["flip_time"]) == 6 and "flip@+1" in TTA_MODES["flip_time"]
+    with pytest.raises(ValueError, match="not an integer"):
+        clip_view(frames, mask, "centre@later")

@@ -30,7 +30,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--split", default="test", help="train, val or test (default: test)")
     parser.add_argument("--tta", default="none", choices=tuple(TTA_MODES),
                         help="test-time views averaged: none (centre crop), flip (+ mirror), "
-                             "multi (centre and 4 corner crops, each also mirrored)")
+                             "multi (centre and 4 corner crops, each also mirrored), time (the "
+                             "centre crop at the word's centre and one frame either side), "
+                             "flip_time (centre and mirror at those three placements)")
     parser.add_argument("--baseline", default="",
                         help="metrics.json of the model in production: the report shows the "
                              "deltas and a verdict (better, worse, no significant difference)")

@@ -20,7 +20,7 @@ import numpy as np
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
-from pipelines.evaluate.views import view
+from pipelines.evaluate.views import clip_view
 from schemas.contract import CONTRACT_FILE, PreprocessingContract, contract_from_dict
 
 SIGNATURE = "serve"
@@ -77,10 +77,10 @@ class Ensemble:
         import tensorflow as tf
 
         total = np.zeros((frames.shape[0], self.size), dtype=np.float64)
-        mask_tensor = tf.constant(mask)
+        inputs = [clip_view(frames, mask, name) for name in views]
         for serve, columns in zip(self.serves, self.columns):
-            for name in views:
-                out = serve(frames=tf.constant(view(frames, name)), boundary_mask=mask_tensor)
+            for view_frames, view_mask in inputs:
+                out = serve(frames=tf.constant(view_frames), boundary_mask=tf.constant(view_mask))
                 total[:, columns] += out["probabilities"].numpy()
         return (total / (len(self.serves) * len(views))).astype(np.float32)
 
