@@ -98,7 +98,8 @@ def test_an_export_of_a_model_on_centre_frames_and_downscaled_crops_serves_whole
     output = str(tmp_path / "run")
     result = lipflow("train", "--data", dataset, "--config", "demo", "--output", output,
                      *[a for item in TINY + ["epochs=1", "steps_per_epoch=2", "input.frames=15",
-                                             "input.time_jitter=2", "input.downscale=2",
+                                             "input.time_jitter=2", "input.speed=0.2",
+                                             "input.downscale=2",
                                              "model.use_boundary_mask=true"]
                        for a in ("--set", item)])
     assert result.returncode == 0, result.stderr[-3000:]
@@ -193,6 +194,28 @@ def test_training_with_mixup_fits_on_soft_labels_and_records_the_setting(dataset
         losses = [float(row["loss"]) for row in csv.DictReader(handle)]
     assert len(losses) == 2 and all(np.isfinite(losses)) and all(v > 0 for v in losses)
     assert os.path.exists(os.path.join(output, "export", "model.keras"))
+
+
+def test_a_final_fit_trains_on_train_and_val_for_all_epochs_without_validation(
+        dataset, tmp_path):
+    output = str(tmp_path / "final")
+    result = lipflow("train", "--data", dataset, "--config", "demo", "--output", output,
+                     *[a for item in TINY + ["epochs=2", "fit_on_val=true",
+                                             "early_stopping_patience=1"]
+                       for a in ("--set", item)])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "fit_on_val: training on train + val" in result.stderr
+    summary = json.load(open(os.path.join(output, "train_summary.json")))
+    splits = json.load(open(os.path.join(dataset, "dataset_info.json")))["splits"]
+    assert splits["val"]["clips"] > 0
+    assert summary["training_splits"] == ["train", "val"]
+    assert summary["validation_split"] is None and summary["validation"] == {}
+    assert summary["steps_per_epoch"] == (splits["train"]["clips"] + splits["val"]["clips"]) // 8
+    assert summary["epochs_run"] == 2
+    with open(os.path.join(output, "logs", "history.csv")) as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 2  # Keras's CSV logger keeps val_ columns, empty (NA) without validation
+    assert {value for row in rows for key, value in row.items() if key.startswith("val_")} == {"NA"}
 
 
 def test_warm_start_with_a_frozen_front_end(trained, dataset, tmp_path):

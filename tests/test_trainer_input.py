@@ -135,6 +135,31 @@ def test_jittered_frames_shift_frames_and_mask_together_within_the_jitter():
     np.testing.assert_array_equal(unshifted.numpy(), frames.numpy()[:, 7:22])
 
 
+def test_speed_reads_frames_and_mask_at_one_rate_per_clip_about_the_centre():
+    frames = tf.tile(tf.range(29)[tf.newaxis, :], [64, 1])
+    mask = tf.cast((frames >= 12) & (frames <= 16), tf.int32)  # a 5-frame word at the centre
+    kept, kept_mask = jittered_frames([frames, mask], 15, 0, tf.constant([3, 4], tf.int64),
+                                      speed=0.3)
+    kept, kept_mask = kept.numpy(), kept_mask.numpy()
+    np.testing.assert_array_equal(kept[:, 7], np.full(64, 14))  # the centre frame stays put
+    spans = kept[:, -1] - kept[:, 0]  # 14 frames apart at rate 1
+    assert spans.min() >= 14 * 0.7 - 1 and spans.max() <= 14 * 1.3 + 1
+    assert spans.min() < 13 and spans.max() > 15  # slowed and sped-up clips both drawn
+    assert (np.diff(kept, axis=1) >= 0).all()      # read in order
+    np.testing.assert_array_equal(kept_mask, (kept >= 12) & (kept <= 16))  # mask moved along
+    slowed = spans.argmin()
+    assert kept_mask[slowed].sum() > 5             # a slowed word covers more frames
+    unchanged, = jittered_frames([frames], 15, 0, tf.constant([3, 4], tf.int64), speed=0.0)
+    np.testing.assert_array_equal(unchanged.numpy(), frames.numpy()[:, 7:22])
+
+
+def test_speed_is_checked():
+    with pytest.raises(ValueError, match="input.frames"):
+        InputConfig(speed=0.1)
+    with pytest.raises(ValueError, match="input.speed"):
+        InputConfig(frames=15, speed=0.5)
+
+
 def test_downscale_averages_blocks_of_pixels():
     frames = tf.constant(np.arange(2 * 3 * 4 * 4, dtype=np.float32).reshape(2, 3, 4, 4))
     pooled = downscale(frames, 2).numpy()

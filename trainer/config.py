@@ -53,6 +53,8 @@ class TrainConfig:
     freeze_front_end: bool = False       # with a warm start: train only what follows the front end
     require_validation: bool = True      # False: with no val clips, train without validation
                                          # (no early stopping); test is never validated on
+    fit_on_val: bool = False             # final fit: train on train + val for all `epochs`
+                                         # (settings chosen on val before; no validation)
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
@@ -89,12 +91,13 @@ def grid() -> TrainConfig:
     """GRID (51 words, one speaker), chosen on the val split to train on 2 CPU cores within
     an hour: resnet_tcn at width 16 with the word-boundary mask, on the centre 15 frames of
     each window (GRID words last about 8 frames; the 29-frame window holds three or four),
-    crops average-pooled to 44 pixels, time masks of at most 2 frames, AdamW with cosine
+    crops average-pooled to 44 pixels, time masks of at most 2 frames, speed perturbation
+    of +-20% (docs/reports/grid_selection_val/speed/), AdamW with cosine
     decay from 3e-3 to 3e-5 and weight decay 0.01, 50 epochs."""
     return TrainConfig(
         model=ModelConfig(name="resnet_tcn", width=16, use_boundary_mask=True),
-        input=InputConfig(batch_size=32, frames=15, time_jitter=1, max_time_mask=2,
-                          downscale=2),
+        input=InputConfig(batch_size=32, frames=15, time_jitter=1, speed=0.2,
+                          max_time_mask=2, downscale=2),
         epochs=50, early_stopping_patience=8, **_GRID_OPTIMISER)
 
 
@@ -103,7 +106,8 @@ def grid_gpu() -> TrainConfig:
     same optimiser (not yet measured on a GPU)."""
     return TrainConfig(
         model=ModelConfig(name="resnet_tcn", width=32, use_boundary_mask=True),
-        input=InputConfig(batch_size=64, frames=15, time_jitter=1, max_time_mask=2),
+        input=InputConfig(batch_size=64, frames=15, time_jitter=1, speed=0.2,
+                          max_time_mask=2),
         epochs=50, early_stopping_patience=8, **_GRID_OPTIMISER)
 
 

@@ -53,6 +53,8 @@ class InputConfig:
                                    # serving alike (0: all); short words hold few frames
     time_jitter: int = 0           # train only: the kept frames shift by up to this many
                                    # frames either way, per clip
+    speed: float = 0.0             # train only: the kept frames are read at a rate drawn
+                                   # per clip from 1-speed..1+speed (nearest frame; 0: off)
     downscale: int = 1             # average-pool the crop by this factor (2: 88 -> 44 pixels)
     flip: bool = True              # random horizontal flip (train)
     max_time_mask: int = 5         # frames zeroed (after normalisation: 0 = the mean) in a
@@ -84,8 +86,11 @@ class InputConfig:
         if self.crop_size % self.downscale:
             raise ValueError(f"input.crop_size ({self.crop_size}) must be a multiple of "
                              f"input.downscale ({self.downscale})")
-        if self.time_jitter and not self.frames:
-            raise ValueError("input.time_jitter shifts the kept frames: set input.frames too")
+        if (self.time_jitter or self.speed) and not self.frames:
+            raise ValueError("input.time_jitter and input.speed move the kept frames: set "
+                             "input.frames too")
+        if not 0.0 <= self.speed < 0.5:
+            raise ValueError(f"input.speed must be in [0, 0.5) (0: off), got {self.speed!r}")
         if self.cache and self.snapshot:
             raise ValueError("input.cache and input.snapshot both keep the records read: "
                              "choose one (cache: memory, snapshot: disk)")
@@ -186,15 +191,25 @@ def centre_frames(sequence: tf.Tensor, count: int) -> tf.Tensor:
 
 
 def jittered_frames(sequences: list[tf.Tensor], count: int, jitter: int,
-                    seed: tf.Tensor) -> list[tf.Tensor]:
-    """`centre_frames`, shifted per clip by a draw from -jitter..jitter (the same shift for
-    every tensor of the list: frames and their mask stay aligned)."""
-    if not jitter:
+                    seed: tf.Tensor, speed: float = 0.0) -> list[tf.Tensor]:
+    """`centre_frames`, shifted per clip by a draw from -jitter..jitter and, with `speed`,
+    read at a rate drawn from 1-speed..1+speed about the kept frames' centre (the nearest
+    frame; past the window's ends its edge frame). One draw per clip serves every tensor of
+    the list, so frames and their mask stay aligned and a slowed word's mask grows with it."""
+    if not jitter and not speed:
         return [centre_frames(sequence, count) for sequence in sequences]
     batch, steps = tf.shape(sequences[0])[0], tf.shape(sequences[0])[1]
-    shifts = _offsets(batch, tf.constant(2 * jitter), seed) - jitter
-    starts = (steps - count) // 2 + shifts
-    indices = starts[:, tf.newaxis] + tf.range(count)[tf.newaxis, :]
+    shifts = (_offsets(batch, tf.constant(2 * jitter), seed) - jitter if jitter
+              else tf.zeros([batch], tf.int32))
+    indices = (steps - count) // 2 + shifts[:, tf.newaxis] + tf.range(count)[tf.newaxis, :]
+    if speed:
+        # A seed of its own, folded in, leaves the shifts as they were without `speed`.
+        rate_seed = tf.random.experimental.stateless_fold_in(seed, 1)
+        rates = tf.random.stateless_uniform([batch, 1], rate_seed, 1.0 - speed, 1.0 + speed)
+        centre = tf.cast((steps - count) // 2 + shifts, tf.float32)[:, tf.newaxis] + (
+            count - 1) / 2.0
+        read = centre + (tf.cast(indices, tf.float32) - centre) * rates
+        indices = tf.clip_by_value(tf.cast(tf.round(read), tf.int32), 0, steps - 1)
     return [tf.gather(sequence, indices, axis=1, batch_dims=1) for sequence in sequences]
 
 
@@ -330,7 +345,7 @@ def _augment_fn(config: InputConfig, stats: DatasetStats):
         if config.frames:
             clips[FRAMES], clips[BOUNDARY_MASK] = jittered_frames(
                 [clips[FRAMES], clips[BOUNDARY_MASK]], config.frames, config.time_jitter,
-                shift_seed)
+                shift_seed, config.speed)
         frames = random_crop_and_flip(clips[FRAMES], config.crop_size, config.flip, crop_seed)
         batch, count = tf.shape(frames)[0], tf.shape(frames)[1]
         scale = tf.fill([batch, count], 1.0 / stats.std)
@@ -435,10 +450,11 @@ def _seeded_passes(records: tf.data.Dataset, config: InputConfig, stats: Dataset
     return batches
 
 
-def make_dataset(data_dir: str, split: str, config: InputConfig, stats: DatasetStats,
-                 training: bool, repeat: bool = False, first_pass: int = 0,
+def make_dataset(data_dir: str, split: str | tuple[str, ...], config: InputConfig,
+                 stats: DatasetStats, training: bool, repeat: bool = False, first_pass: int = 0,
                  passes: int = DETERMINISTIC_PASSES) -> tf.data.Dataset:
-    """Batches ({"frames": float32 [B, T, c, c, 1], "boundary_mask": float32 [B, T]}, int32 [B]).
+    """Batches ({"frames": float32 [B, T, c, c, 1], "boundary_mask": float32 [B, T]}, int32 [B])
+    of one split, or of several read together (a final fit's train + val).
 
     training: shuffled files and clips, random crop/flip/time mask (and mixup: labels then
     float32 [B, classes]), only full batches.
@@ -448,14 +464,16 @@ def make_dataset(data_dir: str, split: str, config: InputConfig, stats: DatasetS
     deterministic training, the pass over the data to start at (a resumed run's epoch) and
     how many distinct seeded passes to build (with repeat, they then cycle).
     """
-    files = split_files(data_dir, split)
+    splits = (split,) if isinstance(split, str) else tuple(split)
+    files = [name for one in splits for name in split_files(data_dir, one)]
     records = _read_records(files, config, shuffle_files=training and not config.deterministic)
     if config.cache:
         records = records.cache()
     elif config.snapshot:
         # Uncompressed: the snappy codec ("AUTO") fails on elements over 256 KiB, and one
         # 29-frame 96x96 clip is 267 KB.
-        records = records.snapshot(os.path.join(config.snapshot, split), compression=None)
+        records = records.snapshot(os.path.join(config.snapshot, "+".join(splits)),
+                                   compression=None)
     if training and config.deterministic:
         batches = _seeded_passes(records, config, stats, first_pass, passes if repeat else 1)
         batches = batches.repeat() if repeat else batches

@@ -85,6 +85,11 @@ def clips_in(data_dir: str, split: str) -> int:
     return int(dataset_card(data_dir)["splits"].get(split, {}).get("clips", 0))
 
 
+def training_splits(config: TrainConfig) -> tuple[str, ...]:
+    """The splits training reads: train, and val too for a final fit (`fit_on_val`)."""
+    return ("train", VALIDATION_SPLIT) if config.fit_on_val else ("train",)
+
+
 def make_optimizer(config: TrainConfig, steps: int) -> keras.optimizers.Optimizer:
     """SGD with momentum decaying exponentially to the final rate, or AdamW with cosine decay."""
     total = max(1, steps * config.epochs)
@@ -133,8 +138,11 @@ def validation_split(card: dict, config: TrainConfig) -> str | None:
     """The split to validate on, from the dataset card: val when it has clips.
 
     Without val clips: None (no validation) if `config.require_validation` is off, else
-    ValueError saying how to get a val split. Never test.
+    ValueError saying how to get a val split. A final fit (`config.fit_on_val`) trains on
+    val, so it validates on nothing. Never test.
     """
+    if config.fit_on_val:
+        return None
     if int(card["splits"].get(VALIDATION_SPLIT, {}).get("clips", 0)) > 0:
         return VALIDATION_SPLIT
     if not config.require_validation:
@@ -228,7 +236,9 @@ def train(data_dir: str, config: TrainConfig, output: str,
     card = dataset_card(data_dir)
     contract = training_contract(card, data_dir, config, warm_source)  # fails early, clearly
     validation = validation_split(card, config)
-    split_files(data_dir, "train")
+    splits = training_splits(config)
+    for split in splits:
+        split_files(data_dir, split)
     finished = os.path.join(output, "train_summary.json")
     if tf.io.gfile.exists(finished) and not tf.io.gfile.isdir(os.path.join(output, "backup")):
         raise ValueError(f"--output {output!r} holds a finished run (train_summary.json); "
@@ -237,16 +247,20 @@ def train(data_dir: str, config: TrainConfig, output: str,
     policy = set_precision(config.mixed_precision)
     stats = load_stats(data_dir)
     classes = len(stats.vocabulary)
-    steps = config.steps_per_epoch or max(1, clips_in(data_dir, "train")
+    steps = config.steps_per_epoch or max(1, sum(clips_in(data_dir, s) for s in splits)
                                           // config.input.batch_size)
     first_epoch = resumed_epoch(output)
-    train_data = make_dataset(data_dir, "train", config.input, stats, training=True,
+    train_data = make_dataset(data_dir, splits, config.input, stats, training=True,
                               repeat=True, first_pass=first_epoch,
                               passes=max(1, config.epochs - first_epoch)
                               ).map(_one_hot(classes))
     val_data = (make_dataset(data_dir, validation, config.input, stats, training=False)
                 .map(_one_hot(classes)) if validation else None)
-    if validation is None:
+    if config.fit_on_val:
+        _LOG.warning("fit_on_val: training on train + val for all %d epochs, without "
+                     "validation or early stopping; score the model on test only",
+                     config.epochs)
+    elif validation is None:
         _LOG.warning("no val clips and require_validation=false: training without validation "
                      "or early stopping; best.keras is chosen by training loss")
     with choose_strategy().scope():
@@ -261,7 +275,7 @@ def train(data_dir: str, config: TrainConfig, output: str,
     summary = {"data": data_dir, "config": config_lib.as_dict(config), "policy": policy,
                "classes": classes, "epochs_run": len(history.history.get("loss", [])),
                "steps_per_epoch": steps, "train_seconds": round(seconds, 1),
-               "validation_split": validation,
+               "training_splits": list(splits), "validation_split": validation,
                "validation": {k: float(v) for k, v in scores.items()},
                "export": export_dir, "parameters": int(model.count_params())}
     with tf.io.gfile.GFile(os.path.join(output, "train_summary.json"), "w") as handle:

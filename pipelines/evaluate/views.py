@@ -61,10 +61,10 @@ def shifted_in_time(frames: np.ndarray, mask: np.ndarray, shift: int
     out[:, t] = in[:, t + shift]; past the ends, the edge frame and a mask of 0."""
     steps = frames.shape[1]
     source = np.arange(steps) + shift
-    inside = (source >= 0) & (source < steps)
-    moved = frames[:, np.clip(source, 0, steps - 1)]
-    moved_mask = np.where(inside, mask[:, np.clip(source, 0, steps - 1)], 0).astype(mask.dtype)
-    return np.ascontiguousarray(moved), moved_mask
+    index = np.clip(source, 0, steps - 1)
+    inside = source == index
+    moved_mask = np.where(inside, mask[:, index], 0).astype(mask.dtype)
+    return np.ascontiguousarray(frames[:, index]), moved_mask
 
 
 def clip_view(frames: np.ndarray, mask: np.ndarray, name: str
