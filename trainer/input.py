@@ -201,13 +201,13 @@ def jittered_frames(sequences: list[tf.Tensor], count: int, jitter: int,
     batch, steps = tf.shape(sequences[0])[0], tf.shape(sequences[0])[1]
     shifts = (_offsets(batch, tf.constant(2 * jitter), seed) - jitter if jitter
               else tf.zeros([batch], tf.int32))
-    indices = (steps - count) // 2 + shifts[:, tf.newaxis] + tf.range(count)[tf.newaxis, :]
+    starts = ((steps - count) // 2 + shifts)[:, tf.newaxis]
+    indices = starts + tf.range(count)[tf.newaxis, :]
     if speed:
         # A seed of its own, folded in, leaves the shifts as they were without `speed`.
         rate_seed = tf.random.experimental.stateless_fold_in(seed, 1)
         rates = tf.random.stateless_uniform([batch, 1], rate_seed, 1.0 - speed, 1.0 + speed)
-        centre = tf.cast((steps - count) // 2 + shifts, tf.float32)[:, tf.newaxis] + (
-            count - 1) / 2.0
+        centre = tf.cast(starts, tf.float32) + (count - 1) / 2.0
         read = centre + (tf.cast(indices, tf.float32) - centre) * rates
         indices = tf.clip_by_value(tf.cast(tf.round(read), tf.int32), 0, steps - 1)
     return [tf.gather(sequence, indices, axis=1, batch_dims=1) for sequence in sequences]
