@@ -182,18 +182,44 @@ def test_resume_after_kill_ends_with_the_weights_of_an_uninterrupted_run(dataset
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
 
 
-def test_training_with_mixup_fits_on_soft_labels_and_records_the_setting(dataset, tmp_path):
+def test_training_with_mixup_and_class_balance_fits_on_weighted_soft_labels(dataset, tmp_path):
     output = str(tmp_path / "mixup")
     result = lipflow("train", "--data", dataset, "--config", "demo", "--output", output,
-                     *[a for item in TINY + ["epochs=2", "steps_per_epoch=3", "input.mixup=0.4"]
+                     *[a for item in TINY + ["epochs=2", "steps_per_epoch=3", "input.mixup=0.4",
+                                             "class_balance=0.5"]
                        for a in ("--set", item)])
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "class_balance 0.50: loss weights from" in result.stderr
     summary = json.load(open(os.path.join(output, "train_summary.json")))
     assert summary["config"]["input"]["mixup"] == 0.4 and summary["epochs_run"] == 2
+    assert summary["config"]["class_balance"] == 0.5
     with open(os.path.join(output, "logs", "history.csv")) as handle:
         losses = [float(row["loss"]) for row in csv.DictReader(handle)]
     assert len(losses) == 2 and all(np.isfinite(losses)) and all(v > 0 for v in losses)
     assert os.path.exists(os.path.join(output, "export", "model.keras"))
+
+
+def test_class_weights_follow_the_power_and_keep_the_mean_loss_weight_at_one():
+    import tensorflow as tf
+
+    from trainer.train import _weighted, class_weights
+
+    card = {"words_per_split": {"train": {"a": 10, "b": 40}, "val": {"a": 30}}}
+    vocabulary = ("a", "b", "c")
+    flat = class_weights(card, ("train",), vocabulary, 0.0)
+    np.testing.assert_allclose(flat, [1.0, 1.0, 1.0])
+    half = class_weights(card, ("train",), vocabulary, 0.5)
+    assert half[0] / half[1] == pytest.approx(2.0)
+    assert (10 * half[0] + 40 * half[1]) / 50 == pytest.approx(1.0)
+    assert half[2] == pytest.approx(half[0] * np.sqrt(10))  # an unseen word counts as one clip
+    full = class_weights(card, ("train", "val"), vocabulary, 1.0)
+    assert 40 * full[0] == pytest.approx(40 * full[1])  # 40 clips of each with val
+    _, _, weight = _weighted(half)(tf.zeros([2]), tf.constant([[0.5, 0.5, 0.0], [0, 0, 1.0]]))
+    np.testing.assert_allclose(weight.numpy(), [(half[0] + half[1]) / 2, half[2]], rtol=1e-6)
+    with pytest.raises(ValueError, match="words_per_split"):
+        class_weights({}, ("train",), vocabulary, 0.5)
+    with pytest.raises(ValueError, match="class_balance must be in"):
+        config_lib.with_overrides(config_lib.preset("demo"), ["class_balance=2"])
 
 
 def test_a_final_fit_trains_on_train_and_val_for_all_epochs_without_validation(

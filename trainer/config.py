@@ -55,6 +55,8 @@ class TrainConfig:
                                          # (no early stopping); test is never validated on
     fit_on_val: bool = False             # final fit: train on train + val for all `epochs`
                                          # (settings chosen on val before; no validation)
+    class_balance: float = 0.0           # loss weight of a word ~ (its training clips)^-p:
+                                         # 0 off, 1 every word weighs alike in total
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
@@ -66,6 +68,8 @@ class TrainConfig:
                              f"{self.final_learning_rate!r}, {self.learning_rate!r}")
         if not 0.0 <= self.label_smoothing < 1.0 or self.weight_decay < 0:
             raise ValueError("label_smoothing must be in [0, 1) and weight_decay >= 0")
+        if not 0.0 <= self.class_balance <= 1.0:
+            raise ValueError(f"class_balance must be in [0, 1], got {self.class_balance!r}")
         if self.mixed_precision not in ("auto", "on", "off"):
             raise ValueError(f"mixed_precision must be auto, on or off, got "
                              f"{self.mixed_precision!r}")

@@ -90,6 +90,30 @@ def training_splits(config: TrainConfig) -> tuple[str, ...]:
     return ("train", VALIDATION_SPLIT) if config.fit_on_val else ("train",)
 
 
+def class_weights(card: dict, splits: tuple[str, ...], vocabulary: tuple[str, ...],
+                  power: float) -> np.ndarray:
+    """Loss weight per label, (training clips of the word) ** -power, scaled so that the
+    mean weight over the training clips is 1 (the learning rate keeps its meaning)."""
+    per_split = card.get("words_per_split", {})
+    counts = np.array([sum(per_split.get(s, {}).get(w, 0) for s in splits) for w in vocabulary],
+                      dtype=np.float64)
+    if counts.sum() == 0:
+        raise ValueError("class_balance needs the words' clip counts (words_per_split) in "
+                         "dataset_info.json; run lipflow preprocess again")
+    weights = np.maximum(counts, 1.0) ** -power
+    return (weights * counts.sum() / (weights * counts).sum()).astype(np.float32)
+
+
+def _weighted(weights: np.ndarray):
+    """(features, one-hot label) -> (features, label, sample weight); a blended (mixup)
+    label weighs as the mix of its words."""
+    table = tf.constant(weights)
+
+    def attach(features, label):
+        return features, label, tf.linalg.matvec(label, table)
+    return attach
+
+
 def make_optimizer(config: TrainConfig, steps: int) -> keras.optimizers.Optimizer:
     """SGD with momentum decaying exponentially to the final rate, or AdamW with cosine decay."""
     total = max(1, steps * config.epochs)
@@ -254,6 +278,11 @@ def train(data_dir: str, config: TrainConfig, output: str,
                               repeat=True, first_pass=first_epoch,
                               passes=max(1, config.epochs - first_epoch)
                               ).map(_one_hot(classes))
+    if config.class_balance:
+        weights = class_weights(card, splits, stats.vocabulary, config.class_balance)
+        _LOG.info("class_balance %.2f: loss weights from %.2f to %.2f", config.class_balance,
+                  weights.min(), weights.max())
+        train_data = train_data.map(_weighted(weights))
     val_data = (make_dataset(data_dir, validation, config.input, stats, training=False)
                 .map(_one_hot(classes)) if validation else None)
     if config.fit_on_val:
