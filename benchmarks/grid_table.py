@@ -43,12 +43,16 @@ WORD_CLASSES = {
 # with `seeds` trains one model per seed (`input.seed`, which also seeds the weights) and
 # scores their ensemble (probabilities averaged) with the row's `tta`. `grid_final` is the
 # preset's final fit: the same settings trained on train + val together for all epochs
-# (nothing of it is chosen on its own val figures, which are training figures).
+# (nothing of it is chosen on its own val figures, which are training figures). A row with
+# `models_of` trains nothing: it scores that row's models (trained earlier in the same
+# WORK folder) with its own `evaluate` flags, here the sentence context.
 ROWS = {
     "grid_preset": {"config": "grid", "set": []},
     "grid_ensemble": {"config": "grid", "set": ["input.speed=0"], "seeds": [0, 1],
                       "tta": "none"},  # trained before the preset took input.speed
     "grid_final": {"config": "grid", "set": ["fit_on_val=true"]},
+    "grid_preset_context": {"models_of": "grid_preset", "evaluate": ["--context", "bigram"]},
+    "grid_final_context": {"models_of": "grid_final", "evaluate": ["--context", "bigram"]},
 }
 
 
@@ -105,20 +109,34 @@ def keep_evidence(row: str, trained: dict[int | None, str], eval_dir: str,
     return folder
 
 
-def train_and_score(row: str, spec: dict, work: str, data: str) -> None:
-    seeds = spec.get("seeds")  # None: one model, trained without a seed override
+def training_runs(row: str, spec: dict, work: str, data: str
+                  ) -> tuple[list[list[str]], dict[int | None, str]]:
+    """The train commands of a row and its train folders (seed -> folder); a `models_of`
+    row has no commands and the folders of the row it borrows from."""
+    source = spec.get("models_of", row)
+    base = ROWS[source]
+    seeds = base.get("seeds")  # None: one model, trained without a seed override
+    trained = {seed: os.path.join(work, source + seed_suffix(seed)) for seed in seeds or [None]}
+    if source != row:
+        missing = [d for d in trained.values() if not os.path.isdir(os.path.join(d, "export"))]
+        if missing:
+            raise SystemExit(f"row {row} scores the models of {source}, which are not in "
+                             f"{work}: run --rows {source} {row}")
+        return [], trained
     overrides = [item for pair in spec["set"] for item in ("--set", pair)]
-    trains, trained = [], {}
-    for seed in seeds or [None]:
-        train_dir = os.path.join(work, row + seed_suffix(seed))
-        seeded = overrides + (["--set", f"input.seed={seed}"] if seed is not None else [])
-        trains.append(lipflow("train", "--data", data, "--config", spec["config"],
-                              "--output", train_dir, *seeded))
-        trained[seed] = train_dir
+    trains = [lipflow("train", "--data", data, "--config", spec["config"], "--output", folder,
+                      *overrides, *(["--set", f"input.seed={seed}"] if seed is not None else []))
+              for seed, folder in trained.items()]
+    return trains, trained
+
+
+def train_and_score(row: str, spec: dict, work: str, data: str) -> None:
+    trains, trained = training_runs(row, spec, work, data)
     eval_dir = os.path.join(work, f"{row}_test")
     models = [item for d in trained.values() for item in ("--model", os.path.join(d, "export"))]
     score = lipflow("evaluate", "--data", data, *models, "--output", eval_dir, "--split",
-                    "test", *(["--tta", spec["tta"]] if spec.get("tta") else []))
+                    "test", *(["--tta", spec["tta"]] if spec.get("tta") else []),
+                    *spec.get("evaluate", []))
     facts = {"row": row, "commands": [" ".join(c[2:]) for c in (*trains, score)],
              "train_wall_seconds": [round(run(train), 1) for train in trains],
              "evaluate_wall_seconds": round(run(score), 1), "cpu_count": os.cpu_count(),
@@ -148,6 +166,8 @@ def table_row(row: str) -> str:
         label = f"{len(summaries)} x {label}, views {'+'.join(metrics['tta'])}"
     if summaries[0]["config"].get("fit_on_val"):
         label += ", train + val"
+    if metrics.get("context"):
+        label += f", sentence context ({metrics['context']['classes']} word classes)"
     cells = [f"[{row}](docs/reports/{row}/)", label,
              f"{metrics['top1']['value']:.1%}", f"{metrics['top5']:.1%}",
              f"{metrics['homopheme_top1']:.1%}",
@@ -170,7 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--grid", help="GRID folder with video/ and align/")
     parser.add_argument("--work", default=os.path.join(ROOT, "out", "grid"))
-    parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
+    parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS),
+                        help="rows to run, in order (a row that scores another's models "
+                             "comes after it)")
     parser.add_argument("--table-only", action="store_true",
                         help="print the table from the committed reports, run nothing")
     args = parser.parse_args(argv)

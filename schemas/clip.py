@@ -368,13 +368,9 @@ def _context_scalar(context, spec: Feature):
     return value.decode("utf-8") if spec.dtype == "bytes" else value
 
 
-def decode_clip(serialized: bytes) -> dict:
-    """Parses one serialised clip into numpy, outside a TensorFlow graph (for Beam stages).
-
-    The same keys as `parse_clip`: context values as Python scalars (strings decoded),
-    `frames` uint8 [T, H, W] and `boundary_mask` int64 [T]. Raises ValueError when the
-    record is not a clip of this schema (missing features, wrong sizes, bad bytes).
-    """
+def _parsed(serialized: bytes, sequences: bool):
+    """The SequenceExample of a record; ValueError when it is none or lacks a required
+    context feature (or, with `sequences`, the frames or the mask)."""
     from tensorflow.core.example import example_pb2
     from google.protobuf.message import DecodeError
 
@@ -385,10 +381,29 @@ def decode_clip(serialized: bytes) -> dict:
         raise ValueError(f"not a SequenceExample: {err}") from err
     missing = [f.key for f in CONTEXT_FEATURES
                if f.key not in example.context.feature and f.default is None and f.size]
-    missing += [f.key for f in (SEQUENCE_FEATURES[0], SEQUENCE_FEATURES[1])
-                if f.key not in example.feature_lists.feature_list]
+    if sequences:
+        missing += [f.key for f in (SEQUENCE_FEATURES[0], SEQUENCE_FEATURES[1])
+                    if f.key not in example.feature_lists.feature_list]
     if missing:
         raise ValueError(f"record lacks features {missing}")
+    return example
+
+
+def decode_context(serialized: bytes) -> dict:
+    """The context values of one serialised clip (no frames), as `decode_clip` gives them;
+    ValueError when the record is no SequenceExample or lacks a required context key."""
+    example = _parsed(serialized, sequences=False)
+    return {f.key: _context_scalar(example.context, f) for f in CONTEXT_FEATURES if f.size}
+
+
+def decode_clip(serialized: bytes) -> dict:
+    """Parses one serialised clip into numpy, outside a TensorFlow graph (for Beam stages).
+
+    The same keys as `parse_clip`: context values as Python scalars (strings decoded),
+    `frames` uint8 [T, H, W] and `boundary_mask` int64 [T]. Raises ValueError when the
+    record is not a clip of this schema (missing features, wrong sizes, bad bytes).
+    """
+    example = _parsed(serialized, sequences=True)
     clip = {f.key: _context_scalar(example.context, f) for f in CONTEXT_FEATURES if f.size}
     for single, listed in ((WORD, WORDS), (START_TIME, WORD_STARTS), (END_TIME, WORD_ENDS)):
         spec = next(f for f in LIST_FEATURES if f.key == listed)

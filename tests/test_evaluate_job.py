@@ -171,3 +171,70 @@ def test_an_empty_dataset_folder_is_a_clear_error(export, tmp_path):
     result = lipflow("evaluate", "--data", str(tmp_path), "--model", export,
                      "--output", str(tmp_path / "o"))
     assert result.returncode == 3 and "no clips for split 'test'" in result.stderr
+
+
+def _train_transcript_pairs(dataset, vocabulary):
+    """Consecutive-word pairs (and transcript starts) of the train split's original clips
+    whose words the model knows, and the number of training videos, counted here apart."""
+    videos = {}
+    for clip in map(decode_clip, _records(split_files(dataset, "train"))):
+        if not clip["augment_copy"]:
+            videos.setdefault(clip["video_id"], {})[int(clip["word_index"])] = clip["word"]
+    pairs = sum(1 for words in videos.values() for index, word in words.items()
+                if word in vocabulary and (index == 0 or words.get(index - 1) in vocabulary))
+    return pairs, len(videos)
+
+
+def test_sentence_context_decodes_on_the_train_transcripts_and_keeps_the_accounts(
+        small_dataset, export, evaluated, tmp_path):
+    output = tmp_path / "context"
+    result = lipflow("evaluate", "--data", small_dataset, "--model", export, "--output",
+                     str(output), "--split", "val", "--context", "bigram",
+                     "--direct_running_mode", "in_memory")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "with sentence context" in result.stdout
+    metrics = json.load(open(output / "metrics.json"))
+    plain = json.load(open(os.path.join(evaluated, "metrics.json")))
+    assert plain["context"] is None and "model_alone" not in plain["slices"]
+    assert metrics["counts"] == plain["counts"]
+    context = metrics["context"]
+    assert context["top1_without_context"] == pytest.approx(plain["top1"]["value"])
+    pairs, videos = _train_transcript_pairs(small_dataset, set(read_vocabulary(export)))
+    assert context["pairs_counted"] == pairs > 0 and context["training_videos"] == videos
+    assert context["unreadable_train_records"] == context["unreadable_train_files"] == 0
+    assert context["weight"] == 0.25 and context["classes"] >= 1
+    alone = {s["value"]: s["count"] for s in metrics["slices"]["model_alone"]}
+    scored = metrics["counts"]["scored"]
+    assert sum(alone.values()) == scored
+    assert alone.get("right", 0) == round(plain["top1"]["value"] * scored)
+    predictions = _jsonl(output / "predictions.jsonl")
+    assert len(predictions) == scored
+    assert all(0 < p["confidence"] <= 1 + 1e-6 for p in predictions)
+    assert "top-1 without it" in open(output / "report.html", encoding="utf-8").read()
+    plain_report = open(os.path.join(evaluated, "report.html"), encoding="utf-8").read()
+    assert "none (each clip scored alone)" in plain_report
+
+
+def test_sentence_context_counts_an_unreadable_train_file(small_dataset, export, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(small_dataset, data)
+    broken = split_files(str(data), "train")[0]
+    with open(broken, "wb") as handle:
+        handle.write(b"not a tfrecord file at all")
+    output = tmp_path / "context"
+    result = lipflow("evaluate", "--data", str(data), "--model", export, "--output", str(output),
+                     "--split", "val", "--context", "bigram", "--direct_running_mode",
+                     "in_memory")
+    assert result.returncode == 0, result.stderr[-3000:]
+    context = json.load(open(output / "metrics.json"))["context"]
+    assert context["unreadable_train_files"] == 1
+    assert "could not be read" in result.stderr
+
+
+def test_sentence_context_without_a_train_split_is_a_clear_error(small_dataset, export,
+                                                                  tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(small_dataset, data, ignore=shutil.ignore_patterns("train"))
+    result = lipflow("evaluate", "--data", str(data), "--model", export, "--output",
+                     str(tmp_path / "o"), "--split", "val", "--context", "bigram")
+    assert result.returncode == 3 and "no clips for split 'train'" in result.stderr

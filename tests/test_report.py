@@ -75,7 +75,7 @@ def metrics_and_confusion(labels, clips: int, baseline: dict | None = None):
     scored, confusion = compute_metrics(_rows(labels, clips), labels, _classes(labels),
                                         MetricsConfig(bootstrap_samples=200))
     document = {
-        "schema_version": "1.0.0", "created": "2026-11-23T12:00:00Z",
+        "schema_version": "1.1.0", "created": "2026-11-23T12:00:00Z",
         "models": ["gs://bucket/models/resnet_tcn/export", f"models/{HOSTILE}/export"],
         "data": "gs://bucket/data/grid & lrw", "split": "val", "tta": ["centre", "flip"],
         "viseme_mapping": {"name": "lee2002", "citation": "Lee, S. and Yook, D. (2002) "
@@ -86,6 +86,8 @@ def metrics_and_confusion(labels, clips: int, baseline: dict | None = None):
         "homopheme_groups": [list(g) for g in GROUPS if set(g) <= set(labels)],
         "out_of_vocabulary_words": [{"word": "foo", "count": 4}, {"word": HOSTILE, "count": 2}],
         "baseline": None,
+        "context": {"model": "class bigram (exchange algorithm)", "classes": 9, "weight": 0.25,
+                    "training_videos": 312, "top1_without_context": 0.9125},
     }
     if baseline is not None:
         document["baseline"] = compare_to_baseline(document, baseline, f"old/{AMPERSAND}.json")
@@ -147,7 +149,9 @@ def test_header_headline_and_homophemes(report):
                  "top-5 accuracy", "homopheme-aware top-1", "of errors are homophemes",
                  "lee2002", "Lee, S. and Yook, D. (2002)", "mark &middot; park &middot; bark",
                  "falls in the true word's viseme class",
-                 "No baseline was given", "Only the 60 words with the most clips"):
+                 "No baseline was given", "Only the 60 words with the most clips",
+                 "class bigram (exchange algorithm), 9 word classes, weight 0.25, from 312 "
+                 "training videos; top-1 without it 91.2%"):
         assert text in report, text
     for key in ("speaker", "word_length", "lighting"):     # one table per slice key
         assert f"<h3>{key}</h3>" in report, key

@@ -349,6 +349,10 @@ def test_numpy_decode_equals_the_tensorflow_parser(written, index):
     np.testing.assert_array_equal(decoded["frames"], records[index].frames)
     np.testing.assert_array_equal(decoded["boundary_mask"], records[index].boundary_mask)
     assert decoded["frames"].dtype == np.uint8
+    context = clip.decode_context(clip.encode_clip(records[index]))
+    scalars = [f.key for f in CONTEXT_FEATURES if f.size]
+    assert sorted(context) == sorted(scalars)
+    assert context == pytest.approx({key: decoded[key] for key in scalars}, nan_ok=True)
 
 
 @pytest.mark.parametrize("serialized, message", [
@@ -358,3 +362,5 @@ def test_numpy_decode_equals_the_tensorflow_parser(written, index):
 def test_numpy_decode_rejects_what_is_not_a_clip(serialized, message):
     with pytest.raises(ValueError, match=message):
         clip.decode_clip(serialized)
+    with pytest.raises(ValueError, match=message):
+        clip.decode_context(serialized)

@@ -42,6 +42,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="also break accuracy down by this clip context key (repeatable; "
                              "speaker, show, word length, face size, yaw and edge padding "
                              "are always reported)")
+    parser.add_argument("--context", default="none", choices=("none", "bigram"),
+                        help="none: each clip alone; bigram: decode each video's consecutive "
+                             "words together with a class bigram counted on the train split's "
+                             "transcripts (the word classes found from them), so a word's "
+                             "neighbours inform it; metrics.json's `context` gives the model "
+                             "and the top-1 without it")
+    parser.add_argument("--context_weight", type=float, default=0.25,
+                        help="weight of the context against the visual model (default 0.25, "
+                             "chosen on GRID's val split)")
+    parser.add_argument("--context_classes", type=int, default=0,
+                        help="word classes of the class bigram (default 0: chosen by the "
+                             "likelihood of every tenth training video held out)")
     parser.add_argument("--batch_size", type=int, default=32, help="clips per model call")
     parser.add_argument("--bootstrap_samples", type=int, default=1000,
                         help="bootstrap resamples for the top-1 interval (default: 1000)")
@@ -59,7 +71,9 @@ def run(args: argparse.Namespace, beam_args: list[str]) -> int:
         config = EvaluateConfig(
             models=tuple(args.model), split=args.split, tta=args.tta, batch_size=args.batch_size,
             viseme_mapping=args.viseme_mapping, extra_slices=tuple(args.slices),
-            bootstrap_samples=args.bootstrap_samples, baseline=args.baseline)
+            bootstrap_samples=args.bootstrap_samples, baseline=args.baseline,
+            context=args.context, context_weight=args.context_weight,
+            context_classes=args.context_classes)
         options = PipelineOptions(default_direct_options(beam_args))
         metrics = evaluate_job.run(config, args.data, args.output, options)
     except ValueError as err:
@@ -92,6 +106,9 @@ def _evaluate_summary(metrics: dict, output: str) -> str:
              f"  top-1 {_percent(top1['value'])} ({_percent(top1['ci_low'])}-"
              f"{_percent(top1['ci_high'])}), top-5 {_percent(metrics['top5'])}, "
              f"homopheme-aware top-1 {_percent(metrics['homopheme_top1'])}"]
+    if metrics.get("context"):
+        lines.append(f"  with sentence context ({metrics['context']['classes']} word classes); "
+                     f"top-1 without it {_percent(metrics['context']['top1_without_context'])}")
     if metrics.get("baseline"):
         base = metrics["baseline"]
         lines.append(f"  against the baseline: {base['verdict']} (top-1 delta "

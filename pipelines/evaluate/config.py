@@ -9,6 +9,7 @@ from pipelines.evaluate.views import TTA_MODES
 from pipelines.preprocess.splits import SPLITS
 
 # Slices every report carries; `extra_slices` adds any context key of the clip schema.
+CONTEXT_MODES = ("none", "bigram")
 DEFAULT_SLICES = ("speaker", "show", "word_length", "face_size", "yaw", "edge_padded")
 
 
@@ -26,6 +27,9 @@ class EvaluateConfig:
     confidence_level: float = 0.95
     seed: int = 0
     baseline: str = ""                 # a metrics.json to compare against ("" = none)
+    context: str = "none"              # none, or bigram: decode each video's words together
+    context_weight: float = 0.25       # exponent of the context factor (chosen on GRID val)
+    context_classes: int = 0           # word classes of the class bigram (0: chosen held out)
 
     def __post_init__(self):
         from pipelines.evaluate.homophemes import MAPPINGS
@@ -45,6 +49,11 @@ class EvaluateConfig:
         if unknown:
             raise ValueError(f"cannot slice by {unknown}: not clip context keys "
                              f"(known: {', '.join(sorted(known))})")
+        if self.context not in CONTEXT_MODES:
+            raise ValueError(f"context must be one of {CONTEXT_MODES}, got {self.context!r}")
+        if not 0.0 < self.context_weight <= 10.0 or self.context_classes < 0:
+            raise ValueError("context_weight must be in (0, 10] and context_classes >= 0 "
+                             f"(got {self.context_weight}, {self.context_classes})")
         if self.batch_size < 1 or self.bootstrap_samples < 0:
             raise ValueError("batch_size must be >= 1 and bootstrap_samples >= 0")
         if not 0.5 <= self.confidence_level < 1.0:

@@ -2,6 +2,7 @@
 
   split files -> ReadClips -> SortClips (augmented copies skipped, out-of-vocabulary
   words counted) -> RunInference (SavedModelHandler, keyed by clip id, batched)
+  -> [DecodeInContext, with --context: a class bigram of the train split's transcripts]
   -> Scored rows -> CollectOutcomes -> metrics.json, confusion.csv, per_word.csv,
   report.html, manifest.json; predictions.jsonl and dead_letters.jsonl beside them.
 
@@ -30,6 +31,8 @@ from pipelines.evaluate.progress import progress_line, record_progress, split_cl
 from pipelines.evaluate.read_clips import ReadClips, split_files
 from pipelines.evaluate.score import (AUGMENTED, OUT_OF_VOCABULARY, SortClipsFn,
                                       inference_failures, prediction_line, scored_row)
+from pipelines.evaluate.sentence_context import (DecodeInContext, TrainTranscripts, describe,
+                                                 language_model)
 from pipelines.evaluate.views import TTA_MODES
 from pipelines.preprocess.dataset_info import DATASET_INFO_FILE
 from pipelines.preprocess.dead_letters import DEAD_LETTER, WriteDeadLetters
@@ -100,6 +103,16 @@ def build_pipeline(pipeline: beam.Pipeline, files: list[str], config: EvaluateCo
         config.batch_size))
     predicted, failed = (sorted_clips.scored
                          | "RunInference" >> RunInference(handler).with_exception_handling())
+    language = None
+    if config.context != "none":
+        found = (pipeline | "ListTrainFiles" >> beam.Create(split_files(context.data, "train"))
+                 | "TrainTranscripts" >> TrainTranscripts())
+        model = found | "LanguageModel" >> beam.Map(
+            language_model, vocabulary, config.context_weight, config.context_classes)
+        language = model | "DescribeContext" >> beam.Map(
+            describe, found=beam.pvalue.AsSingleton(found))
+        predicted = predicted | "DecodeInContext" >> DecodeInContext(
+            beam.pvalue.AsSingleton(model))
     rows = predicted | "ScoredRows" >> beam.Map(scored_row, index)
     (rows | "PredictionLines" >> beam.Map(prediction_line, vocabulary)
      | "WritePredictions" >> beam.io.WriteToText(
@@ -122,12 +135,16 @@ def build_pipeline(pipeline: beam.Pipeline, files: list[str], config: EvaluateCo
         record_progress(progress_folder, events)
     (events
      | "CollectOutcomes" >> beam.CombineGlobally(outcomes.CollectOutcomesFn())
-     | "WriteOutputs" >> beam.Map(write_outputs, context))
+     | "WriteOutputs" >> beam.Map(
+         write_outputs, context,
+         language=beam.pvalue.AsSingleton(language) if language is not None else None))
 
 
 def run(config: EvaluateConfig, data: str, output: str, options: PipelineOptions) -> dict:
     """Runs the evaluation and returns the metrics.json it wrote."""
     files = split_files(data, config.split)
+    if config.context != "none":
+        split_files(data, "train")  # the context model is counted on the train transcripts
     context = run_context(config, data, output)
     if not FileSystems.exists(output):
         FileSystems.mkdirs(output)

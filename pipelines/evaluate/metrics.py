@@ -16,7 +16,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-METRICS_SCHEMA_VERSION = "1.0.0"
+METRICS_SCHEMA_VERSION = "1.1.0"  # 1.1.0: `context`
 TOP_K = 5
 CALIBRATION_BINS = 10
 CONFUSED_PAIRS = 20

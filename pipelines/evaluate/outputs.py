@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from apache_beam.io.filesystems import FileSystems
 
+from pipelines.evaluate.context import ALONE_SLICE
 from pipelines.evaluate.metrics import (METRICS_SCHEMA_VERSION, MetricsConfig,
                                         compare_to_baseline, compute_metrics)
 from pipelines.evaluate.outcomes import summary_counts
@@ -53,7 +54,16 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
-def metrics_document(outcome: dict, context: RunContext):
+def context_block(rows, language: dict | None) -> dict | None:
+    """What the predictions were decoded with, and top-1 of the model alone on the same
+    clips (from each row's `model_alone` slice)."""
+    if language is None:
+        return None
+    alone = [row.slices.get(ALONE_SLICE) == "right" for row in rows]
+    return {**language, "top1_without_context": sum(alone) / len(alone) if alone else None}
+
+
+def metrics_document(outcome: dict, context: RunContext, language: dict | None = None):
     """metrics.json as a dict, and the confusion matrix behind it."""
     scored, confusion = compute_metrics(outcome["rows"], context.vocabulary,
                                         context.viseme_classes, context.metrics)
@@ -69,6 +79,7 @@ def metrics_document(outcome: dict, context: RunContext):
                                                        key=lambda wc: (-wc[1], wc[0]))],
         "failures": dict(sorted(outcome["failures"].items())),
         "baseline": None,
+        "context": context_block(outcome["rows"], language),
     }
     if context.baseline is not None:
         document["baseline"] = compare_to_baseline(document, context.baseline,
@@ -103,11 +114,12 @@ def _json(document: dict) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
 
 
-def write_outputs(outcome: dict, context: RunContext) -> dict:
-    """Writes every summary file into the output folder; returns metrics.json's content."""
+def write_outputs(outcome: dict, context: RunContext, language: dict | None = None) -> dict:
+    """Writes every summary file into the output folder; returns metrics.json's content.
+    `language` describes the sentence-context model the predictions were decoded with."""
     from pipelines.evaluate.report import render_report
 
-    document, confusion = metrics_document(outcome, context)
+    document, confusion = metrics_document(outcome, context, language)
     join = lambda name: FileSystems.join(context.output, name)  # noqa: E731
     _write(join(METRICS_FILE), _json(document), "application/json")
     _write(join(CONFUSION_FILE), confusion_csv(context.vocabulary, confusion), "text/csv")

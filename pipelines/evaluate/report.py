@@ -77,12 +77,21 @@ def _table(head: Sequence[str], rows: Iterable[Sequence], numeric: Collection[in
     return f'<div class="scroll">{table}</div>' if scroll else table
 
 
+def _context_text(context: dict | None) -> str:
+    if not context:
+        return "none (each clip scored alone)"
+    return _text(f"{context.get('model', '')}, {context.get('classes')} word classes, weight "
+                 f"{context.get('weight')}, from {context.get('training_videos')} training "
+                 f"videos; top-1 without it {_percent(context.get('top1_without_context'))}")
+
+
 def _header(metrics: dict, labels: Sequence[str]) -> str:
     counts = metrics.get("counts", {})
     fields = [("Models", "<br>".join(_text(m) for m in metrics.get("models", []))),
               ("Data", _text(metrics.get("data", ""))), ("Split", _text(metrics.get("split", ""))),
               ("Created", _text(metrics.get("created", ""))),
               ("Test-time views", _text(", ".join(metrics.get("tta", [])) or "none")),
+              ("Sentence context", _context_text(metrics.get("context"))),
               ("Vocabulary", f"{len(labels)} words"),
               ("Clips", f"{counts.get('records', 0)} read, {counts.get('scored', 0)} scored, "
                         f"{counts.get('out_of_vocabulary', 0)} out of vocabulary, "
