@@ -109,7 +109,9 @@ def test_two_workers_evaluate_the_same_as_one(small_dataset, small_model, tmp_pa
     assert len(rows_one) >= 20
     assert [(r["clip_id"], r["word"], r["top_words"], r["correct"]) for r in rows_one] == [
         (r["clip_id"], r["word"], r["top_words"], r["correct"]) for r in rows_two]
+    # The workers batch the clips differently, and a batched float32 convolution rounds
+    # with its batch's make-up (up to about 1.3e-6 seen), so confidences agree to 1e-5.
     assert [r["confidence"] for r in rows_one] == pytest.approx(
-        [r["confidence"] for r in rows_two], abs=1e-6)
+        [r["confidence"] for r in rows_two], abs=1e-5)
     assert metrics_one["counts"] == metrics_two["counts"]
     assert metrics_one["top1"]["value"] == metrics_two["top1"]["value"]

@@ -39,6 +39,7 @@ import keras
 from keras import layers, ops
 
 from schemas.clip import BOUNDARY_MASK, FRAMES
+from trainer.frame_layers import FrameStackedConv3D, FramewiseMaxPooling3D
 
 MODELS = ("early_fusion_2d", "early_fusion_3d", "multi_tower", "multi_resolution", "c3d",
           "resnet_tcn", "resnet_bigru")
@@ -308,12 +309,17 @@ def _c3d(frames, mask, settings: _Settings):
 # The ResNet-18 baselines.
 
 def _resnet_front(frames, width: int):
-    """Conv3D (5, 7, 7) / (1, 2, 2) + BN + ReLU + MaxPool3D (1, 3, 3) / (1, 2, 2).
+    """Conv3D (5, 7, 7) / (1, 2, 2) + BN + ReLU + MaxPool3D (1, 3, 3) / (1, 2, 2), both
+    computed frame by frame (trainer/frame_layers.py: the same layers, faster on CPUs).
 
     [B, T, H, W, 1] -> [B, T, H / 4, W / 4, width].
     """
-    x = _conv3d_bn_relu(frames, width, (5, 7, 7), (1, 2, 2), "front_conv3d")
-    return layers.MaxPooling3D((1, 3, 3), (1, 2, 2), padding="same", name="front_pool")(x)
+    x = FrameStackedConv3D(width, (5, 7, 7), strides=(1, 2, 2), padding="same",
+                           use_bias=False, kernel_initializer=_CONV_INIT,
+                           name="front_conv3d_conv")(frames)
+    x = _batch_norm("front_conv3d_bn")(x)
+    x = layers.ReLU(name="front_conv3d_relu")(x)
+    return FramewiseMaxPooling3D((1, 3, 3), (1, 2, 2), padding="same", name="front_pool")(x)
 
 
 def _basic_block(x, filters: int, strides: int, name: str):
