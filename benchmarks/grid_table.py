@@ -10,8 +10,12 @@ all 390 recordings of speaker 1). The script runs the real commands a user runs:
 preset and overrides, chosen on the val split, and `lipflow evaluate --split test` (the
 test videos are never seen in training or model selection). Each row's report folder
 gets `train_summary.json`, `history.csv`, `metrics.json`, `per_word.csv` and `report.html`,
-plus `row.json` with the exact commands. Top-1 per word class is computed from
-`per_word.csv` (GRID's grammar: command colour preposition letter digit adverb).
+plus `row.json` with the exact commands; an ensemble row's `single_models.json` holds each
+member scored alone with the same flags. A model whose train folder in WORK already holds
+its `train_summary.json` is scored as it is, not trained again (`train_wall_seconds` null in
+`row.json`; the table's minutes come from the train summaries either way). Top-1 per word
+class is computed from `per_word.csv` (GRID's grammar: command colour preposition letter
+digit adverb).
 """
 
 from __future__ import annotations
@@ -130,18 +134,52 @@ def training_runs(row: str, spec: dict, work: str, data: str
     return trains, trained
 
 
+def finished(train_dir: str) -> bool:
+    """A model trained to the end before (its train_summary.json is written last): it is
+    scored as it is, not trained again, so an interrupted table resumes where it stopped."""
+    return os.path.exists(os.path.join(train_dir, "train_summary.json"))
+
+
+def test_command(spec: dict, folders: list[str], data: str, eval_dir: str) -> list[str]:
+    """lipflow evaluate on the test split for these train folders, with the row's flags."""
+    models = [item for d in folders for item in ("--model", os.path.join(d, "export"))]
+    return lipflow("evaluate", "--data", data, *models, "--output", eval_dir, "--split",
+                   "test", *(["--tta", spec["tta"]] if spec.get("tta") else []),
+                   *spec.get("evaluate", []))
+
+
+def single_model_scores(row: str, spec: dict, trained: dict[int | None, str], work: str,
+                        data: str) -> dict:
+    """Each member of an ensemble row scored alone, with the row's evaluate flags: the
+    single-model figures beside the ensemble's (single_models.json)."""
+    scores = {}
+    for seed, folder in trained.items():
+        eval_dir = os.path.join(work, f"{row}{seed_suffix(seed)}_alone_test")
+        command = test_command(spec, [folder], data, eval_dir)
+        run(command)
+        with open(os.path.join(eval_dir, "metrics.json"), encoding="utf-8") as handle:
+            metrics = json.load(handle)
+        scores[f"seed{seed}"] = {
+            "command": " ".join(command[2:]), "top1": metrics["top1"],
+            "top5": metrics["top5"], "homopheme_top1": metrics["homopheme_top1"],
+            "per_class_top1": class_accuracy(os.path.join(eval_dir, "per_word.csv"))}
+    return scores
+
+
 def train_and_score(row: str, spec: dict, work: str, data: str) -> None:
     trains, trained = training_runs(row, spec, work, data)
     eval_dir = os.path.join(work, f"{row}_test")
-    models = [item for d in trained.values() for item in ("--model", os.path.join(d, "export"))]
-    score = lipflow("evaluate", "--data", data, *models, "--output", eval_dir, "--split",
-                    "test", *(["--tta", spec["tta"]] if spec.get("tta") else []),
-                    *spec.get("evaluate", []))
+    score = test_command(spec, list(trained.values()), data, eval_dir)
     facts = {"row": row, "commands": [" ".join(c[2:]) for c in (*trains, score)],
-             "train_wall_seconds": [round(run(train), 1) for train in trains],
+             "train_wall_seconds": [round(run(train), 1) if not finished(folder) else None
+                                    for train, folder in zip(trains, trained.values())],
              "evaluate_wall_seconds": round(run(score), 1), "cpu_count": os.cpu_count(),
              "load_average_after": round(os.getloadavg()[0], 2)}
-    keep_evidence(row, trained, eval_dir, facts)
+    folder = keep_evidence(row, trained, eval_dir, facts)
+    if len(trained) > 1:
+        with open(os.path.join(folder, "single_models.json"), "w", encoding="utf-8") as handle:
+            json.dump(single_model_scores(row, spec, trained, work, data), handle, indent=2)
+            handle.write("\n")
 
 
 def row_summaries(folder: str) -> list[dict]:
