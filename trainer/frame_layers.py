@@ -10,8 +10,8 @@ shape and names, so checkpoints move between them) with another `call`:
 * `FramewiseMaxPooling3D`: a pool of one frame in time is a MaxPooling2D of every frame.
 
 Why: on 2-core x86 CPUs without AVX-512, TensorFlow's Conv3D on a one-channel input and
-MaxPooling3D with its gradient took more than half of the `grid` preset's training step;
-as 2D operations the same arithmetic runs several times faster
+MaxPooling3D with its gradient are slow; as 2D operations the same arithmetic makes the
+`grid` preset's whole training step 1.7x faster on such a machine
 (`benchmarks/front_end.py`, `benchmarks/results/front_end.json`). The outputs equal the
 3D layers' up to float rounding (tests/test_frame_layers.py).
 """

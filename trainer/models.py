@@ -181,10 +181,11 @@ def _conv2d_bn_relu(x, filters: int, kernel: int, strides: int, name: str):
     return layers.ReLU(name=f"{name}_relu")(x)
 
 
-def _conv3d_bn_relu(x, filters: int, kernel, strides, name: str):
-    """Conv3D ("same") + BN + ReLU: [B, T, H, W, C] -> [B, T / st, H / sh, W / sw, filters]."""
-    x = layers.Conv3D(filters, kernel, strides=strides, padding="same", use_bias=False,
-                      kernel_initializer=_CONV_INIT, name=f"{name}_conv")(x)
+def _conv3d_bn_relu(x, filters: int, kernel, strides, name: str, conv=layers.Conv3D):
+    """Conv3D ("same") + BN + ReLU: [B, T, H, W, C] -> [B, T / st, H / sh, W / sw, filters].
+    `conv`: the Conv3D class (a subclass computes the same layer another way)."""
+    x = conv(filters, kernel, strides=strides, padding="same", use_bias=False,
+             kernel_initializer=_CONV_INIT, name=f"{name}_conv")(x)
     x = _batch_norm(f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x)
 
@@ -314,11 +315,8 @@ def _resnet_front(frames, width: int):
 
     [B, T, H, W, 1] -> [B, T, H / 4, W / 4, width].
     """
-    x = FrameStackedConv3D(width, (5, 7, 7), strides=(1, 2, 2), padding="same",
-                           use_bias=False, kernel_initializer=_CONV_INIT,
-                           name="front_conv3d_conv")(frames)
-    x = _batch_norm("front_conv3d_bn")(x)
-    x = layers.ReLU(name="front_conv3d_relu")(x)
+    x = _conv3d_bn_relu(frames, width, (5, 7, 7), (1, 2, 2), "front_conv3d",
+                        conv=FrameStackedConv3D)
     return FramewiseMaxPooling3D((1, 3, 3), (1, 2, 2), padding="same", name="front_pool")(x)
 
 
