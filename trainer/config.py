@@ -57,6 +57,8 @@ class TrainConfig:
                                          # (settings chosen on val before; no validation)
     class_balance: float = 0.0           # loss weight of a word ~ (its training clips)^-p:
                                          # 0 off, 1 every word weighs alike in total
+    phoneme_loss: float = 0.0            # weight of an auxiliary loss: a second head names the
+                                         # word's phonemes (trainer/phonemes.py); 0 off
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
@@ -70,6 +72,8 @@ class TrainConfig:
             raise ValueError("label_smoothing must be in [0, 1) and weight_decay >= 0")
         if not 0.0 <= self.class_balance <= 1.0:
             raise ValueError(f"class_balance must be in [0, 1], got {self.class_balance!r}")
+        if self.phoneme_loss < 0:
+            raise ValueError(f"phoneme_loss must be >= 0, got {self.phoneme_loss!r}")
         if self.mixed_precision not in ("auto", "on", "off"):
             raise ValueError(f"mixed_precision must be auto, on or off, got "
                              f"{self.mixed_precision!r}")

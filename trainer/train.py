@@ -27,6 +27,8 @@ from trainer.input import DatasetStats, load_stats, make_dataset, split_files
 from schemas.clip import SCHEMA_VERSION
 from schemas.contract import PreprocessingContract, check_contract, dataset_contract
 from trainer.models import build_model, front_end_layers
+from trainer.phonemes import (PHONEME_OUTPUT, WORD_OUTPUT, phoneme_targets,
+                              with_phoneme_head, word_model)
 
 _LOG = logging.getLogger(__name__)
 # The only split validation, early stopping and best.keras may see. Never test: choosing
@@ -204,20 +206,26 @@ class ReseedPerEpoch(keras.callbacks.Callback):
             state.assign(np.array([seed, epoch * _DRAWS_PER_EPOCH], dtype=state.dtype))
 
 
+def _monitored_loss(config: TrainConfig, validation: str | None) -> str:
+    """The loss early stopping and best.keras watch: the word's, not the phoneme head's."""
+    name = f"{WORD_OUTPUT}_loss" if config.phoneme_loss else "loss"
+    return f"val_{name}" if validation else name
+
+
 def _callbacks(config: TrainConfig, output: str, validation: str | None) -> list:
-    monitor = "val_loss" if validation else "loss"
+    monitor = _monitored_loss(config, validation)
     callbacks = [
         ReseedPerEpoch(),
         keras.callbacks.BackupAndRestore(os.path.join(output, "backup")),
         keras.callbacks.ModelCheckpoint(os.path.join(output, "checkpoints", "epoch-{epoch:03d}.keras")),
         keras.callbacks.ModelCheckpoint(os.path.join(output, "checkpoints", "best.keras"),
-                                        monitor=monitor, save_best_only=True),
+                                        monitor=monitor, mode="min", save_best_only=True),
         keras.callbacks.TensorBoard(os.path.join(output, "logs")),
         keras.callbacks.CSVLogger(os.path.join(output, "logs", "history.csv"), append=True),
     ]
     if config.early_stopping_patience and validation:
         callbacks.append(keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=config.early_stopping_patience,
+            monitor=monitor, mode="min", patience=config.early_stopping_patience,
             restore_best_weights=True))
     return callbacks
 
@@ -237,12 +245,19 @@ def build_and_compile(config: TrainConfig, stats: DatasetStats, steps: int,
     if config.freeze_front_end:
         for layer in front_end_layers(model):
             layer.trainable = False
-    model.compile(
-        optimizer=make_optimizer(config, steps),
-        loss=keras.losses.CategoricalCrossentropy(from_logits=True,
-                                                  label_smoothing=config.label_smoothing),
-        metrics=[keras.metrics.CategoricalAccuracy(name="top1"),
-                 keras.metrics.TopKCategoricalAccuracy(k=5, name="top5")])
+    word_loss = keras.losses.CategoricalCrossentropy(from_logits=True,
+                                                     label_smoothing=config.label_smoothing)
+    metrics = [keras.metrics.CategoricalAccuracy(name="top1"),
+               keras.metrics.TopKCategoricalAccuracy(k=5, name="top5")]
+    if not config.phoneme_loss:
+        model.compile(optimizer=make_optimizer(config, steps), loss=word_loss, metrics=metrics)
+        return model
+    model = with_phoneme_head(model)
+    model.compile(optimizer=make_optimizer(config, steps),
+                  loss={WORD_OUTPUT: word_loss,
+                        PHONEME_OUTPUT: keras.losses.BinaryCrossentropy(from_logits=True)},
+                  loss_weights={WORD_OUTPUT: 1.0, PHONEME_OUTPUT: config.phoneme_loss},
+                  metrics={WORD_OUTPUT: metrics})
     return model
 
 
@@ -252,6 +267,28 @@ def _one_hot(classes: int):
             return features, label
         return features, tf.one_hot(label, classes)
     return convert
+
+
+def _with_phonemes(table: np.ndarray):
+    """(features, one-hot label[, weight]) -> (features, {word, phonemes}[, weight]); a
+    blended (mixup) label gets the blend of its words' phonemes."""
+    table = tf.constant(table)
+
+    def attach(features, label, *weight):
+        return (features, {WORD_OUTPUT: label, PHONEME_OUTPUT: tf.matmul(label, table)},
+                *weight)
+    return attach
+
+
+def _word_scores(scores: dict) -> dict:
+    """Validation scores named as without the phoneme head (top1, not word_top1; loss is
+    the word's), with the phoneme head's and the weighted sum beside them."""
+    if f"{WORD_OUTPUT}_loss" not in scores:
+        return {k: float(v) for k, v in scores.items()}
+    named = {"total_loss": float(scores["loss"])}
+    named.update({k.removeprefix(f"{WORD_OUTPUT}_"): float(v) for k, v in scores.items()
+                  if k != "loss"})
+    return named
 
 
 def train(data_dir: str, config: TrainConfig, output: str,
@@ -285,6 +322,10 @@ def train(data_dir: str, config: TrainConfig, output: str,
         train_data = train_data.map(_weighted(weights))
     val_data = (make_dataset(data_dir, validation, config.input, stats, training=False)
                 .map(_one_hot(classes)) if validation else None)
+    if config.phoneme_loss:
+        targets = _with_phonemes(phoneme_targets(stats.vocabulary))
+        train_data = train_data.map(targets)
+        val_data = val_data.map(targets) if val_data is not None else None
     if config.fit_on_val:
         _LOG.warning("fit_on_val: training on train + val for all %d epochs, without "
                      "validation or early stopping; score the model on test only",
@@ -300,12 +341,13 @@ def train(data_dir: str, config: TrainConfig, output: str,
                         verbose=2)
     seconds = time.perf_counter() - started
     scores = model.evaluate(val_data, return_dict=True, verbose=0) if validation else {}
+    model = word_model(model)
     export_dir = export_model(model, stats, config, os.path.join(output, "export"), contract)
     summary = {"data": data_dir, "config": config_lib.as_dict(config), "policy": policy,
                "classes": classes, "epochs_run": len(history.history.get("loss", [])),
                "steps_per_epoch": steps, "train_seconds": round(seconds, 1),
                "training_splits": list(splits), "validation_split": validation,
-               "validation": {k: float(v) for k, v in scores.items()},
+               "validation": _word_scores(scores),
                "export": export_dir, "parameters": int(model.count_params())}
     with tf.io.gfile.GFile(os.path.join(output, "train_summary.json"), "w") as handle:
         json.dump(summary, handle, indent=2)
