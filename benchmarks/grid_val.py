@@ -94,9 +94,10 @@ def training_seconds(folder: str) -> float:
 
 def score(data: str, folders: list[str], context: str, eval_dir: str) -> tuple[str, dict]:
     """Runs lipflow evaluate on val; returns its command and metrics.json."""
+    # The recorded command names the folder relative to here, not this machine's layout.
     command = lipflow("evaluate", "--data", data,
                       *[item for f in folders for item in ("--model", os.path.join(f, "export"))],
-                      "--output", eval_dir, "--split", "val",
+                      "--output", os.path.relpath(eval_dir), "--split", "val",
                       *(["--context", context] if context != "none" else []))
     if os.path.isdir(eval_dir):
         shutil.rmtree(eval_dir)
