@@ -111,6 +111,24 @@ def test_detect_landmarks_fits_only_the_frames_a_word_window_can_use():
     assert track.faces.frames_with_face == 58
 
 
+def test_words_past_the_end_of_a_face_video_are_outside_it_not_faceless():
+    # A transcript shifted past the end of a 3-second clip with a face in every frame:
+    # no frame is searched, and each word is reported as outside the video.
+    job = _grid_job()
+    late = tuple(WordTiming(w.word, w.start + 4.0, w.end + 4.0) for w in job.transcript.words)
+    shifted = dataclasses.replace(job, transcript=Transcript("grid", late))
+    fn = DetectLandmarksFn(CONFIG)
+    fn.setup()
+    (track,) = list(fn.process(shifted))
+    assert track.faces.fitted_frames == 0 and track.faces.decoded_frames == 75
+    pipeline = BeamTestPipeline()
+    out = pipeline | beam.Create([track]) | CropMouths(CONFIG)
+    assert_that(out.clips, equal_to([]), label="main")
+    assert_that(out[DEAD_LETTER] | beam.Map(lambda f: (f["word"], f["reason"])),
+                equal_to([(w.word, "word_outside_video") for w in late]), label="dead")
+    pipeline.run().wait_until_finish()
+
+
 @pytest.fixture(scope="module")
 def grid_track():
     """A real landmark track of a sample clip, with two words that cannot be cut."""

@@ -205,8 +205,11 @@ class DetectLandmarksFn(beam.DoFn):
         self._fitted.inc(found)
         self._tracks.inc(len(tracks.faces.faces))
         self._cuts.inc(len(tracks.faces.shot_starts) - 1)
-        if found == 0:
-            detail = f"no face found in any of the {tracks.faces.decoded_frames} frames searched"
+        # With no frame searched (every word's window past the decoded frames: times beyond
+        # the video's end), "no face" would be wrong: each word gets its own reason when cut.
+        if found == 0 and tracks.faces.fitted_frames:
+            detail = (f"no face found in any of the {tracks.faces.fitted_frames} frames "
+                      f"searched (of {tracks.faces.decoded_frames} decoded)")
             yield from self._failures(job, "no_face", detail)
             return
         self._videos.inc()
