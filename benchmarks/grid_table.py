@@ -28,6 +28,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import Counter
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -49,18 +50,29 @@ WORD_CLASSES = {
 # preset's final fit: the same settings trained on train + val together for all epochs
 # (nothing of it is chosen on its own val figures, which are training figures). A row with
 # `models_of` trains nothing: it scores that row's models (trained earlier in the same
-# WORK folder) with its own `evaluate` flags, here the sentence context.
+# WORK folder) with its own `evaluate` flags, here the sentence context. A row with
+# `members` trains one model per member (its own overrides on top of the row's `set`) and
+# scores them together, like `seeds` but across the family.
 ROWS = {
     "grid_preset": {"config": "grid", "set": []},
+    "grid_final": {"config": "grid", "set": ["fit_on_val=true"]},
     "grid_ensemble": {"config": "grid", "set": ["input.speed=0"], "seeds": [0, 1],
                       "tta": "none"},  # trained before the preset took input.speed
-    "grid_final": {"config": "grid", "set": ["fit_on_val=true"]},
     "grid_preset_context": {"models_of": "grid_preset", "evaluate": ["--context", "bigram"]},
     "grid_final_context": {"models_of": "grid_final", "evaluate": ["--context", "bigram"]},
     # The recurrent back end of the family, sent to test by the rule fixed before it was
     # trained (docs/reports/grid_selection_val/bigru/RULE.md).
     "grid_bigru": {"config": "grid", "set": ["model.name=resnet_bigru"]},
     "grid_bigru_context": {"models_of": "grid_bigru", "evaluate": ["--context", "bigram"]},
+    # Six models of the family averaged, sent to test by the rule fixed before it was
+    # scored on val (docs/reports/grid_selection_val/family6/RULE.md).
+    "grid_family6": {"config": "grid", "set": [], "tta": "none", "members": {
+        "s0": ["input.seed=0"], "s1": ["input.seed=1"],
+        "p0": ["phoneme_loss=1.0", "input.seed=0"], "p1": ["phoneme_loss=1.0", "input.seed=1"],
+        "g0": ["model.name=resnet_bigru", "input.seed=0"],
+        "g1": ["model.name=resnet_bigru", "input.seed=1"]}},
+    "grid_family6_context": {"models_of": "grid_family6",
+                             "evaluate": ["--context", "bigram"]},
 }
 
 
@@ -91,19 +103,23 @@ def class_accuracy(per_word_csv: str) -> dict[str, float | None]:
             for name, (correct, support) in totals.items()}
 
 
-def seed_suffix(seed: int | None) -> str:
-    return "" if seed is None else f"_seed{seed}"
+def model_suffixes(spec: dict) -> dict[str, list[str]]:
+    """Each model of a row: its file and folder suffix -> its own overrides. One model
+    (suffix ""), one per seed (_seedK) or one per member (_NAME)."""
+    if "members" in spec:
+        return {f"_{name}": list(extra) for name, extra in spec["members"].items()}
+    if "seeds" in spec:
+        return {f"_seed{seed}": [f"input.seed={seed}"] for seed in spec["seeds"]}
+    return {"": []}
 
 
-def keep_evidence(row: str, trained: dict[int | None, str], eval_dir: str,
-                  facts: dict) -> str:
-    """Copies each model's train summary and history (`trained`: seed -> train folder; the
-    seed None for a single model, else the files get _seedK) and the evaluation's metrics,
-    per-word table and report into docs/reports/ROW/."""
+def keep_evidence(row: str, trained: dict[str, str], eval_dir: str, facts: dict) -> str:
+    """Copies each model's train summary and history (`trained`: suffix -> train folder;
+    the files get the suffix) and the evaluation's metrics, per-word table and report into
+    docs/reports/ROW/."""
     folder = os.path.join(REPORTS, row)
     os.makedirs(folder, exist_ok=True)
-    for seed, train_dir in trained.items():
-        suffix = seed_suffix(seed)
+    for suffix, train_dir in trained.items():
         for source, name in ((os.path.join(train_dir, "train_summary.json"),
                               f"train_summary{suffix}.json"),
                              (os.path.join(train_dir, "logs", "history.csv"),
@@ -118,23 +134,21 @@ def keep_evidence(row: str, trained: dict[int | None, str], eval_dir: str,
 
 
 def training_runs(row: str, spec: dict, work: str, data: str
-                  ) -> tuple[list[list[str]], dict[int | None, str]]:
-    """The train commands of a row and its train folders (seed -> folder); a `models_of`
+                  ) -> tuple[list[list[str]], dict[str, str]]:
+    """The train commands of a row and its train folders (suffix -> folder); a `models_of`
     row has no commands and the folders of the row it borrows from."""
     source = spec.get("models_of", row)
-    base = ROWS[source]
-    seeds = base.get("seeds")  # None: one model, trained without a seed override
-    trained = {seed: os.path.join(work, source + seed_suffix(seed)) for seed in seeds or [None]}
+    own = model_suffixes(ROWS[source])
+    trained = {suffix: os.path.join(work, source + suffix) for suffix in own}
     if source != row:
         missing = [d for d in trained.values() if not os.path.isdir(os.path.join(d, "export"))]
         if missing:
             raise SystemExit(f"row {row} scores the models of {source}, which are not in "
                              f"{work}: run --rows {source} {row}")
         return [], trained
-    overrides = [item for pair in spec["set"] for item in ("--set", pair)]
     trains = [lipflow("train", "--data", data, "--config", spec["config"], "--output", folder,
-                      *overrides, *(["--set", f"input.seed={seed}"] if seed is not None else []))
-              for seed, folder in trained.items()]
+                      *(item for pair in spec["set"] + own[suffix] for item in ("--set", pair)))
+              for suffix, folder in trained.items()]
     return trains, trained
 
 
@@ -152,18 +166,18 @@ def test_command(spec: dict, folders: list[str], data: str, eval_dir: str) -> li
                    *spec.get("evaluate", []))
 
 
-def single_model_scores(row: str, spec: dict, trained: dict[int | None, str], work: str,
+def single_model_scores(row: str, spec: dict, trained: dict[str, str], work: str,
                         data: str) -> dict:
     """Each member of an ensemble row scored alone, with the row's evaluate flags: the
     single-model figures beside the ensemble's (single_models.json)."""
     scores = {}
-    for seed, folder in trained.items():
-        eval_dir = os.path.join(work, f"{row}{seed_suffix(seed)}_alone_test")
+    for suffix, folder in trained.items():
+        eval_dir = os.path.join(work, f"{row}{suffix}_alone_test")
         command = test_command(spec, [folder], data, eval_dir)
         run(command)
         with open(os.path.join(eval_dir, "metrics.json"), encoding="utf-8") as handle:
             metrics = json.load(handle)
-        scores[f"seed{seed}"] = {
+        scores[suffix.lstrip("_")] = {
             "command": " ".join(command[2:]), "top1": metrics["top1"],
             "top5": metrics["top5"], "homopheme_top1": metrics["homopheme_top1"],
             "per_class_top1": class_accuracy(os.path.join(eval_dir, "per_word.csv"))}
@@ -186,26 +200,40 @@ def train_and_score(row: str, spec: dict, work: str, data: str) -> None:
             handle.write("\n")
 
 
-def row_summaries(folder: str) -> list[dict]:
-    """The train summary of each model of a row (one, or one per seed)."""
-    names = sorted(n for n in os.listdir(folder) if n.startswith("train_summary"))
+def row_summaries(row: str) -> list[dict]:
+    """The train summary of each model of a row (one, or one per seed or member), in the
+    row's order."""
+    folder = os.path.join(REPORTS, row)
     summaries = []
-    for name in names:
-        with open(os.path.join(folder, name), encoding="utf-8") as handle:
-            summaries.append(json.load(handle))
+    for suffix in model_suffixes(ROWS[ROWS[row].get("models_of", row)]):
+        with open(os.path.join(folder, f"train_summary{suffix}.json"), encoding="utf-8") as f:
+            summaries.append(json.load(f))
     return summaries
+
+
+def model_label(config: dict) -> str:
+    label = f"{config['model']['name']} w{config['model']['width']}"
+    return label + (" (phoneme head)" if config.get("phoneme_loss") else "")
+
+
+def ensemble_label(summaries: list[dict]) -> str:
+    """`resnet_tcn w16` for one model, `2 x resnet_tcn w16` for seeds of one design, and
+    each design counted, in the row's order, for a row across the family."""
+    counts = Counter(model_label(s["config"]) for s in summaries)
+    if len(summaries) == 1:
+        return next(iter(counts))
+    return " & ".join(f"{count} x {label}" for label, count in counts.items())
 
 
 def table_row(row: str) -> str:
     folder = os.path.join(REPORTS, row)
     with open(os.path.join(folder, "metrics.json"), encoding="utf-8") as handle:
         metrics = json.load(handle)
-    summaries = row_summaries(folder)
+    summaries = row_summaries(row)
     classes = class_accuracy(os.path.join(folder, "per_word.csv"))
-    model = summaries[0]["config"]["model"]
-    label = f"{model['name']} w{model['width']}"
+    label = ensemble_label(summaries)
     if len(summaries) > 1:
-        label = f"{len(summaries)} x {label}, views {'+'.join(metrics['tta'])}"
+        label += f", views {'+'.join(metrics['tta'])}"
     if summaries[0]["config"].get("fit_on_val"):
         label += ", train + val"
     if metrics.get("context"):
