@@ -70,6 +70,22 @@ def huge(source: str, target: str) -> str:
     return h264(source, target, "scale=3840:3072", seconds=1.0)
 
 
+def anamorphic(source: str, target: str, stored_width: int, sar: str) -> str:
+    """As SD broadcast stores a picture: squeezed (or stretched) to `stored_width` pixels
+    across, with the sample aspect ratio that restores its shape on display."""
+    return h264(source, target, f"scale={stored_width}:ih", f"setsar={sar}")
+
+
+def interlaced(target: str, seconds: float = 1.0) -> str:
+    """Interlaced video as broadcast sends it: a moving test pattern sampled at 50 fields
+    a second, each pair of fields woven into one 25 fps frame and coded (and flagged) as
+    interlaced, so anything that moves between the fields is combed."""
+    ffmpeg("-f", "lavfi", "-i", f"testsrc2=duration={seconds}:size=360x288:rate=50",
+           "-vf", "tinterlace=mode=interleave_top,setfield=tff", "-an", "-c:v", "libx264",
+           "-preset", "ultrafast", "-flags", "+ildct+ilme", "-pix_fmt", "yuv420p", target)
+    return target
+
+
 def audio_only(target: str) -> str:
     ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-c:a", "aac", target)
     return target

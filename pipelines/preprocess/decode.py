@@ -9,7 +9,8 @@ which `pipelines.preprocess.audio.probe_media` reads (`video_start`); a word at
 container time t is at video frame (t - video_start) * fps. Frames come out as a stream of PGM images:
 each carries its own size in its header, so no probe is needed before decoding,
 rotation metadata (applied by ffmpeg) cannot desynchronise the reader, and only one
-frame is held in memory at a time.
+frame is held in memory at a time. Frames come out upright, deinterlaced and with square
+pixels, as a viewer sees them, whatever the source stores.
 """
 
 from __future__ import annotations
@@ -36,6 +37,12 @@ _STDERR_KEEP = 4000
 _PIPE_BYTES = 1 << 20
 _F_SETPIPE_SZ = 1031  # from <linux/fcntl.h>; the fcntl module names it from Python 3.10 on Linux
 _SEEK_LEAD_SECONDS = 3.0
+
+# Non-square pixels (anamorphic 16:9 SD stores 720x576 for a 1024x576 picture) are made
+# square by growing the short side, so faces keep their shape and no detail is dropped;
+# a square-pixel source keeps its size and the scale passes its frames through untouched.
+_SQUARE_WIDTH = "if(gt(sar,1),trunc(iw*sar/2+0.5)*2,iw)"
+_SQUARE_HEIGHT = "if(lt(sar,1),trunc(ih/sar/2+0.5)*2,ih)"
 
 _NO_VIDEO_MARKERS = ("matches no streams", "does not contain any stream")
 _NOT_VIDEO_MARKERS = ("Invalid data found when processing input", "could not find codec parameters",
@@ -112,10 +119,16 @@ def _ffmpeg_command(path: str, fps: float, max_side: int, threads: int,
     # "file:" keeps names with a leading '-' or a ':' from being read as options or protocols.
     seek = {} if frames.whole else _seek_args(frames, fps)
     source = ffmpeg.input("file:" + os.path.abspath(path), threads=threads, **seek)
-    video = source["v:0"].filter("fps", fps=fps)
+    # Broadcast SD and HD are often interlaced: frames flagged so are deinterlaced (one
+    # frame per frame, no doubling) before the rate changes; progressive frames pass as
+    # they are.
+    video = source["v:0"].filter("yadif", mode="send_frame", parity="auto", deint="interlaced")
+    video = video.filter("fps", fps=fps)
     if not frames.whole:
         video = video.filter("trim", **_trim_args(frames, fps))
     video = (video
+             .filter("scale", w=_SQUARE_WIDTH, h=_SQUARE_HEIGHT)
+             .filter("setsar", "1")
              .filter("scale", w=f"min(iw,{max_side})", h=f"min(ih,{max_side})",
                      force_original_aspect_ratio="decrease", force_divisible_by=2)
              .filter("format", "gray"))
