@@ -59,9 +59,8 @@ def test_non_square_pixels_decode_to_the_picture_a_viewer_sees(tmp_path, stored_
     frames, report = _decode(path)
     assert frames.shape == (75, *shape) and (report.height, report.width) == shape
     # The same picture at the display's scale: only resampling and coding noise differ.
-    scale = shape[1] / original.shape[2]
-    shown = np.stack([cv2.resize(f, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
-                      for f in original]) if scale != 1 else original
+    shown = original if shape == original.shape[1:] else np.stack(
+        [cv2.resize(f, (shape[1], shape[0]), interpolation=cv2.INTER_AREA) for f in original])
     assert np.abs(frames.astype(int) - shown).mean() < 4
 
 

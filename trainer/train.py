@@ -249,15 +249,15 @@ def build_and_compile(config: TrainConfig, stats: DatasetStats, steps: int,
                                                      label_smoothing=config.label_smoothing)
     metrics = [keras.metrics.CategoricalAccuracy(name="top1"),
                keras.metrics.TopKCategoricalAccuracy(k=5, name="top5")]
-    if not config.phoneme_loss:
-        model.compile(optimizer=make_optimizer(config, steps), loss=word_loss, metrics=metrics)
-        return model
-    model = with_phoneme_head(model)
-    model.compile(optimizer=make_optimizer(config, steps),
-                  loss={WORD_OUTPUT: word_loss,
-                        PHONEME_OUTPUT: keras.losses.BinaryCrossentropy(from_logits=True)},
-                  loss_weights={WORD_OUTPUT: 1.0, PHONEME_OUTPUT: config.phoneme_loss},
-                  metrics={WORD_OUTPUT: metrics})
+    loss, loss_weights = word_loss, None
+    if config.phoneme_loss:
+        model = with_phoneme_head(model)
+        loss = {WORD_OUTPUT: word_loss,
+                PHONEME_OUTPUT: keras.losses.BinaryCrossentropy(from_logits=True)}
+        loss_weights = {WORD_OUTPUT: 1.0, PHONEME_OUTPUT: config.phoneme_loss}
+        metrics = {WORD_OUTPUT: metrics}
+    model.compile(optimizer=make_optimizer(config, steps), loss=loss, loss_weights=loss_weights,
+                  metrics=metrics)
     return model
 
 
