@@ -2,6 +2,8 @@
 
 import json
 
+import math
+
 import pytest
 
 from pipelines.preprocess.errors import RecordError
@@ -241,10 +243,37 @@ def test_unknown_suffix_names_it_and_the_accepted_ones(name):
 
 
 def test_unknown_txt_layout():
-    error = _error(b"Text: HELLO WORLD\nConf: 3\n", "a.txt")
+    error = _error(b"HELLO WORLD\nConf: 3\n", "a.txt")
     assert error.reason == "unknown_transcript_format"
     assert "WORD START END" in error.detail
-    assert "Duration" in error.detail
+    assert "Duration" in error.detail and "Text:" in error.detail
+
+
+@pytest.mark.parametrize("data", [
+    b"Text:  WE DON'T TRUST THE MAN\nConf:  3\n",      # LRS2 main
+    b"Text:  WE DON'T TRUST THE MAN\n",                 # LRS3 without its table
+    b"Conf: 3\r\nText: We don't trust the man.\r\n",     # another order, CRLF, punctuation
+])
+def test_a_sentence_alone_is_one_cue_spanning_the_clip(data):
+    transcript = parse_transcript(data, "00017.txt")
+    assert transcript.format == "sentence" and transcript.needs_alignment
+    assert transcript.words == () and transcript.word_count == 5
+    (cue,) = transcript.cues
+    assert (cue.index, cue.start, cue.end) == (0, 0.0, math.inf)
+    assert cue.words == ("we", "don't", "trust", "the", "man")
+
+
+def test_a_sentence_without_words_is_an_empty_transcript():
+    error = _error(b"Text:   [LAUGHTER]\nConf: 3\n", "a.txt")
+    assert error.reason == "empty_transcript" and "line 1" in error.detail
+
+
+def test_a_word_table_wins_over_its_sentence_and_lrw_keeps_its_meaning():
+    table = parse_transcript(b"Text: HI THERE\n\nWORD START END\nHI 0.1 0.3\nTHERE 0.3 0.6\n",
+                             "a.txt")
+    assert table.format == "lrs" and not table.needs_alignment
+    lrw = parse_transcript(b"Text: ABOUT\nDuration: 0.53 seconds\n", "a.txt")
+    assert (lrw.format, lrw.anchor, len(lrw.words)) == ("lrw", "centre", 1)
 
 
 def test_transcript_rejects_unknown_format_and_anchor():

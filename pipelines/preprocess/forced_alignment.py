@@ -180,9 +180,13 @@ class CueDecoding:
         return sum(max(w.log_likelihood, SCORE_FLOOR) for w in known) / frames
 
 
-def cue_audio_span(cue: Cue, padding: float = CUE_PADDING_SECONDS) -> tuple[float, float]:
-    """(start, duration) in seconds of the audio to cut for `cue`, start clamped at 0."""
+def cue_audio_span(cue: Cue,
+                   padding: float = CUE_PADDING_SECONDS) -> tuple[float, float | None]:
+    """(start, duration) in seconds of the audio to cut for `cue`, start clamped at 0;
+    duration None (to the end of the audio) for a cue that lasts to the clip's end."""
     start = max(cue.start - padding, 0.0)
+    if math.isinf(cue.end):
+        return start, None
     return start, cue.end + padding - start
 
 
@@ -292,7 +296,8 @@ class CueAligner:
         return self._word_outcomes(cue, decoding, audio_start, first_word_index)
 
     def _cue_failure(self, cue: Cue, decoding: CueDecoding) -> tuple[str, str] | None:
-        where = f"cue {cue.index} ({cue.start:.3f}-{cue.end:.3f} s)"
+        end = "the clip's end" if math.isinf(cue.end) else f"{cue.end:.3f} s"
+        where = f"cue {cue.index} ({cue.start:.3f} s to {end})"
         if not decoding.path_found:
             return "alignment_failed", (
                 f"{where}: the decoder found no alignment of its {decoding.n_words} "

@@ -27,7 +27,9 @@ from typing import Iterator
 from pipelines.preprocess.errors import RecordError
 
 WORD_TIMED_FORMATS = ("grid", "lrs", "lrw", "csv", "json", "textgrid")
-SUBTITLE_FORMATS = ("srt", "vtt")
+# Formats whose words are timed by forced alignment of their cues: subtitles, and a
+# sentence given without word times (one cue spanning the clip).
+SUBTITLE_FORMATS = ("srt", "vtt", "sentence")
 TRANSCRIPT_FORMATS = WORD_TIMED_FORMATS + SUBTITLE_FORMATS
 TIME_ANCHORS = ("start", "centre")
 

@@ -18,6 +18,7 @@ from pipelines.preprocess.transcripts.grid import parse_grid
 from pipelines.preprocess.transcripts.json_format import parse_json
 from pipelines.preprocess.transcripts.lrs import is_lrs_table_header, parse_lrs_rows
 from pipelines.preprocess.transcripts.lrw import parse_lrw, txt_field
+from pipelines.preprocess.transcripts.sentence import parse_sentence
 from pipelines.preprocess.transcripts.srt import parse_srt
 from pipelines.preprocess.transcripts.textgrid import parse_textgrid
 from pipelines.preprocess.transcripts.vtt import parse_vtt
@@ -29,7 +30,8 @@ TRANSCRIPT_SUFFIXES = (".align", ".txt", ".csv", ".json", ".textgrid", ".srt", "
 
 
 def _parse_txt(text: str, name: str) -> Transcript:
-    """An LRS2/LRS3 transcript (has a `WORD START END` header) or an LRW one (`Duration:`)."""
+    """An LRS2/LRS3 transcript with its word table (a `WORD START END` header), an LRW one
+    (`Duration:`), or a sentence alone (`Text:` only, aligned to the audio later)."""
     lines = numbered_lines(text)
     for index, (_, line) in enumerate(lines):
         if is_lrs_table_header(line):
@@ -37,10 +39,14 @@ def _parse_txt(text: str, name: str) -> Transcript:
     duration_field = txt_field(lines, "duration", name)
     if duration_field is not None:
         return parse_lrw(lines, duration_field, name)
+    text_field = txt_field(lines, "text", name)
+    if text_field is not None:
+        return parse_sentence(text_field, name)
     raise RecordError(
         "unknown_transcript_format",
-        f"{name}: a .txt transcript needs a 'WORD START END' table header (LRS2/LRS3) "
-        "or a 'Duration: SECONDS seconds' line (LRW); this file has neither",
+        f"{name}: a .txt transcript needs a 'WORD START END' table header (LRS2/LRS3), "
+        "a 'Duration: SECONDS seconds' line (LRW) or at least a 'Text: SENTENCE' line; "
+        "this file has none of them",
     )
 
 
