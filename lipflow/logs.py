@@ -59,14 +59,15 @@ def configure(level: str) -> None:
 
 # Lines TensorFlow and its CUDA stubs print straight to a process's stderr (not through
 # Python logging, and before absl's logging starts, so TF_CPP_MIN_LOG_LEVEL does not
-# hold them back) while starting; on a machine without a GPU they say nothing a user can
-# act on. Anything else printed is passed on untouched.
+# hold them back) while starting, and the line the LiteRT interpreter prints each time it
+# loads a model on the CPU; on a machine without a GPU they say nothing a user can act
+# on. Anything else printed is passed on untouched.
 _NATIVE_NOISE = re.compile(
     r"absl::InitializeLog|oneDNN custom operations|Could not find cuda drivers|"
     r"cpu_feature_guard|To enable the following instructions|rebuild TensorFlow with|"
     r"failed call to cuInit|Unable to register cu(DNN|FFT|BLAS) factory|TF-TRT Warning|"
     r"computation placer already registered|cuda_executor|cuda_diagnostics|"
-    r"Attempting to register factory")
+    r"Attempting to register factory|Created TensorFlow Lite XNNPACK delegate for CPU")
 # How long a command waits, at its end, for the filter to pass on the last lines: a
 # worker process the runner has not reaped yet may still hold the pipe open.
 _DRAIN_SECONDS = 5.0

@@ -39,7 +39,7 @@ def test_help_explains_the_subcommands():
 @pytest.mark.parametrize("args, message", [
     (["--input", "/no/such/folder"], "neither a folder nor a manifest"),
     (["--crop_size", "0"], "crop_size must be"),
-    (["--landmarks", "fan"], "--landmarks dlib"),
+    (["--landmarks", "fan"], "--landmarks mesh"),
 ])
 def test_bad_setup_fails_fast_with_a_message(tmp_path, args, message):
     base = ["preprocess", "--input", _grid_folder(tmp_path / "in", ["bbaf3s"]),

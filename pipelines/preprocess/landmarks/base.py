@@ -32,8 +32,10 @@ class LandmarkBackend(abc.ABC):
         """Face boxes of a uint8 [H, W] grey frame as float32 [F, 4] (x0, y0, x1, y1) pixels."""
 
     @abc.abstractmethod
-    def fit_landmarks(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray:
-        """The 68 points of the face in `box` (float [4]) as float32 [68, 2] (x, y) pixels."""
+    def fit_landmarks(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+        """The 68 points of the face in `box` (float [4]) as float32 [68, 2] (x, y) pixels,
+        or None where the model says the box holds no face (a model without such a score,
+        like dlib's, always fits)."""
 
     def versions(self) -> dict[str, str]:
         """Model and package versions, recorded in the run's manifest."""

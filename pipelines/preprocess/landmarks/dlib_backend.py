@@ -1,4 +1,4 @@
-"""The embedded offline default: dlib's HOG face detector and 68-point shape predictor.
+"""An embedded offline backend: dlib's HOG face detector and 68-point shape predictor.
 
 The predictor file ships inside the `face_recognition_models` package, so nothing is
 downloaded at run time. It was trained on the iBUG 300-W data, whose terms restrict

@@ -11,14 +11,25 @@ about `roi_face_side` pixels wide: HOG's cost grows with the pixels searched, an
 followed face needs re-anchoring, not finding (on the GRID and broadcast frames of
 `benchmarks/face_search.py` this cuts detection cost by half or more; its drift from
 whole-frame searches is reported there).
+
+Real footage adds three cases. A face that fills or overflows the frame (the tight face
+crops LRS2, LRS3 and LRW ship) has no margin around it for a detector: a whole-frame
+search that finds nothing tries again with a border of `search_padding` of the frame's
+long side around it, and regions and fits that reach past the frame are padded the same
+way (`padded_region`). A face too small for the scaled frame (a wide shot) is looked for
+in `tile_side` tiles of the frame at full size, when the frame holds no other face, at
+most every `search_every` frames. A face lost for a moment (a hand, a turn) and found
+again within `rejoin_gap` frames, near where it was, continues its track instead of
+starting a new one, so its words' windows can bridge the gap.
+
 At a detection, boxes are matched to tracks greedily by overlap with each track's
 predicted box (IoU >= `min_match_iou`), and a match must also keep the landmarks
 continuous (mean point displacement under `max_jump` face widths): two people never
 share a track. Unmatched boxes start new tracks; a track the detector misses is kept
 by fitting alone (a face turning to profile) for at most `max_misses` detections, and
-ends at once if its fit drifts off its box. Every track ends at a cut and at a frame
-the caller skips, so no track spans two shots. Pure numpy and OpenCV around the
-backend; no Beam, no TensorFlow.
+ends at once if its fit drifts off its box or the landmark model sees no face in it.
+Every track ends at a cut and at a frame the caller skips, so no track spans two shots.
+Pure numpy and OpenCV around the backend; no Beam, no TensorFlow.
 """
 
 from __future__ import annotations
@@ -51,12 +62,22 @@ class TrackingRule:
     max_jump: float = 0.5
     max_misses: int = 2
     max_faces: int = 8
+    search_padding: float = 0.25
+    rejoin_gap: int = 12
+    tile_side: int = 320
 
     def __post_init__(self):
         if self.detect_every < 1 or self.max_faces < 1 or self.max_misses < 0:
             raise ValueError(f"need detect_every >= 1, max_faces >= 1, max_misses >= 0: {self!r}")
         if self.detect_max_side < 32:
             raise ValueError(f"detect_max_side must be >= 32, got {self.detect_max_side!r}")
+        if self.tile_side != 0 and self.tile_side < 64:
+            raise ValueError(f"tile_side must be 0 (no tiled search) or >= 64, got "
+                             f"{self.tile_side!r}")
+        if self.rejoin_gap < 0:
+            raise ValueError(f"rejoin_gap must be >= 0, got {self.rejoin_gap!r}")
+        if not 0 <= self.search_padding <= 1:
+            raise ValueError(f"search_padding must be in [0, 1], got {self.search_padding!r}")
         if self.search_every < 1 or self.roi_margin < 0 or self.roi_face_side < 32:
             raise ValueError(f"need search_every >= 1, roi_margin >= 0, roi_face_side >= 32: "
                              f"{self!r}")
@@ -94,10 +115,23 @@ class _OpenTrack:
     def predicted_box(self) -> np.ndarray:
         return box_from_extent(points_box(self.last), self.offsets)
 
+    @property
+    def last_frame(self) -> int:
+        """The last frame this track holds points for (or a gap, when it was resumed)."""
+        return self.first_frame + len(self.points) - 1
+
     def add(self, points: np.ndarray | None) -> None:
         self.points.append(points)
         if points is not None:
             self.last = points
+
+    def resume(self, frame_index: int, points: np.ndarray, offsets: np.ndarray) -> None:
+        """Continues the track at `frame_index` after a gap (frames without points)."""
+        while self.last_frame < frame_index - 1:
+            self.points.append(None)
+        self.offsets = offsets
+        self.misses = 0
+        self.add(points)
 
     def closed(self) -> FaceTrack:
         empty = np.full((68, 2), np.nan, np.float32)
@@ -115,6 +149,45 @@ def _contrast(frame: np.ndarray, box: np.ndarray) -> float:
     if x1 - x0 < 2 or y1 - y0 < 2:
         return 0.0
     return float(frame[y0:y1:2, x0:x1:2].std())
+
+
+def padded_region(frame: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+    """frame[y0:y1, x0:x1] for a region that may reach past the frame's edges, the part
+    outside filled with the mean grey of the part inside: a face that fills or overflows
+    the frame (the tight face crops LRS2, LRS3 and LRW ship) then has the margin around it
+    that detectors and landmark models need."""
+    height, width = frame.shape
+    inside = frame[max(y0, 0):min(y1, height), max(x0, 0):min(x1, width)]
+    if inside.size == 0:
+        return np.zeros((max(y1 - y0, 0), max(x1 - x0, 0)), np.uint8)
+    if inside.shape == (y1 - y0, x1 - x0):
+        return inside
+    return cv2.copyMakeBorder(inside, max(-y0, 0), max(y1 - height, 0), max(-x0, 0),
+                              max(x1 - width, 0), cv2.BORDER_CONSTANT,
+                              value=int(round(float(inside.mean()))))
+
+
+def _tile_starts(length: int, side: int) -> list[int]:
+    """Starts of tiles `side` long covering `length`, overlapping by a quarter or more."""
+    if length <= side:
+        return [0]
+    count = int(np.ceil((length - side) / (side * 3 // 4))) + 1
+    return [int(round(k * (length - side) / (count - 1))) for k in range(count)]
+
+
+def _distinct(boxes: np.ndarray, overlap: float = 0.4) -> np.ndarray:
+    """The boxes less those overlapping a larger one by more than `overlap` (the same face
+    found in two overlapping tiles)."""
+    kept: list[np.ndarray] = []
+    for box in sorted(boxes, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1])):
+        if all(box_iou(box, other) <= overlap for other in kept):
+            kept.append(box)
+    return np.asarray(kept, dtype=np.float64).reshape(-1, 4)
+
+
+def _overflows(frame: np.ndarray, box: np.ndarray) -> bool:
+    height, width = frame.shape
+    return bool(box[0] < 0 or box[1] < 0 or box[2] > width or box[3] > height)
 
 
 def _region_scale(size: float, face_side: int) -> float:
@@ -138,6 +211,7 @@ class FaceTracks:
         self._backend = backend
         self._rule = rule
         self._open: list[_OpenTrack] = []
+        self._ended: list[_OpenTrack] = []
         self._done: list[FaceTrack] = []
         self._next_id = 0
         self._last_frame = -2
@@ -145,10 +219,41 @@ class FaceTracks:
         self._since_search = 0
         self.detections = 0
         self.searches = 0
+        self.padded_searches = 0
+        self.tiled_searches = 0
+        self.rejoins = 0
+        self._since_tiles = rule.search_every
 
     def _close_all(self) -> None:
-        self._done.extend(t.closed() for t in self._open)
-        self._open = []
+        self._done.extend(t.closed() for t in self._open + self._ended)
+        self._open, self._ended = [], []
+
+    def _end(self, track: _OpenTrack) -> None:
+        """A track the detector and the fitter lost: kept `rejoin_gap` frames in case the
+        same face is found again, so a short loss does not split one face in two tracks."""
+        self._ended.append(track)
+
+    def _retire_ended(self, frame_index: int) -> None:
+        keep = []
+        for track in self._ended:
+            if frame_index - track.last_frame > self._rule.rejoin_gap:
+                self._done.append(track.closed())
+            else:
+                keep.append(track)
+        self._ended = keep
+
+    def _rejoined(self, frame_index: int, box: np.ndarray, points: np.ndarray) -> bool:
+        """Whether a recently ended track whose last points lie within `max_jump` of these
+        continues here (it then holds them, its frames in between left unfitted)."""
+        near = [t for t in self._ended if _jump(t.last, points) <= self._rule.max_jump]
+        if not near:
+            return False
+        track = min(near, key=lambda t: _jump(t.last, points))
+        self._ended.remove(track)
+        track.resume(frame_index, points, box_offsets(box, points_box(points)))
+        self._open.append(track)
+        self.rejoins += 1
+        return True
 
     def _detect_scaled(self, image: np.ndarray, scale: float) -> np.ndarray:
         """Boxes found in `image` scaled by `scale` (<= 1), in `image`'s pixels."""
@@ -158,20 +263,48 @@ class FaceTracks:
         return self._backend.detect_faces(small).astype(np.float64) / scale
 
     def _search_frame(self, frame: np.ndarray) -> np.ndarray:
+        """Boxes in the whole frame; where there are none, in the frame with a border of
+        `search_padding` of its long side around it (a face that overflows the frame), then
+        in tiles of it at full size (faces too small for the scaled frame)."""
         self.searches += 1
         self._since_search = 0
-        return self._detect_scaled(frame, self._rule.detect_max_side / max(frame.shape))
+        boxes = self._detect_scaled(frame, self._rule.detect_max_side / max(frame.shape))
+        if len(boxes):
+            return boxes
+        if self._rule.search_padding > 0:
+            self.padded_searches += 1
+            pad = int(round(self._rule.search_padding * max(frame.shape)))
+            height, width = frame.shape
+            padded = padded_region(frame, -pad, -pad, width + pad, height + pad)
+            boxes = self._detect_scaled(padded, self._rule.detect_max_side / max(padded.shape))
+            if len(boxes):
+                return boxes - pad
+        return self._search_tiles(frame)
+
+    def _search_tiles(self, frame: np.ndarray) -> np.ndarray:
+        """Boxes found in overlapping `tile_side` tiles of a frame larger than the detector's
+        view, at most once every `search_every` frames (the cost of a faceless picture)."""
+        side = self._rule.tile_side
+        if side == 0 or max(frame.shape) <= self._rule.detect_max_side or (
+                self._since_tiles < self._rule.search_every):
+            return np.zeros((0, 4))
+        self.tiled_searches += 1
+        self._since_tiles = 0
+        height, width = frame.shape
+        found = [self._detect_scaled(np.ascontiguousarray(frame[y:y + side, x:x + side]), 1.0)
+                 + np.array([x, y, x, y], dtype=np.float64)
+                 for y in _tile_starts(height, side) for x in _tile_starts(width, side)]
+        return _distinct(np.concatenate(found).reshape(-1, 4))
 
     def _search_around(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray:
         """Boxes found in the region around a followed face's predicted `box`."""
-        height, width = frame.shape
         size = max(float(box[2] - box[0]), float(box[3] - box[1]), 1.0)
         pad = self._rule.roi_margin * size
-        x0, y0 = int(max(box[0] - pad, 0)), int(max(box[1] - pad, 0))
-        x1, y1 = int(min(box[2] + pad, width)), int(min(box[3] + pad, height))
+        x0, y0 = int(np.floor(box[0] - pad)), int(np.floor(box[1] - pad))
+        x1, y1 = int(np.ceil(box[2] + pad)), int(np.ceil(box[3] + pad))
         if x1 - x0 < 32 or y1 - y0 < 32:
             return np.zeros((0, 4))
-        region = np.ascontiguousarray(frame[y0:y1, x0:x1])
+        region = np.ascontiguousarray(padded_region(frame, x0, y0, x1, y1))
         boxes = self._detect_scaled(region, _region_scale(size, self._rule.roi_face_side))
         return boxes + np.array([x0, y0, x0, y0], dtype=np.float64)
 
@@ -182,11 +315,27 @@ class FaceTracks:
         found = [self._search_around(frame, t.predicted_box()) for t in self._open]
         return np.concatenate(found).reshape(-1, 4)
 
+    def _fit(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+        """Points fitted in `box`, or None where the backend sees no face in it. A box past
+        the frame's edges is fitted in the frame padded as for detection (`padded_region`)."""
+        if not _overflows(frame, box):
+            return self._backend.fit_landmarks(frame, box)
+        height, width = frame.shape
+        margin = 0.25 * max(float(box[2] - box[0]), float(box[3] - box[1]))
+        x0, y0 = min(0, int(np.floor(box[0] - margin))), min(0, int(np.floor(box[1] - margin)))
+        x1 = max(width, int(np.ceil(box[2] + margin)))
+        y1 = max(height, int(np.ceil(box[3] + margin)))
+        shift = np.array([x0, y0, x0, y0], dtype=np.float64)
+        points = self._backend.fit_landmarks(padded_region(frame, x0, y0, x1, y1), box - shift)
+        return None if points is None else points + shift[:2].astype(np.float32)
+
     def _fit_in(self, frame: np.ndarray, box: np.ndarray, offsets: np.ndarray):
         """Points fitted in `box`, or None when they drift off it or the box is featureless."""
         if _contrast(frame, box) < _MIN_FACE_CONTRAST:
             return None
-        points = self._backend.fit_landmarks(frame, box)
+        points = self._fit(frame, box)
+        if points is None:
+            return None
         if box_iou(box, box_from_extent(points_box(points), offsets)) < _MIN_DRIFT_IOU:
             return None
         return points
@@ -227,8 +376,8 @@ class FaceTracks:
         for position, track in enumerate(self._open):
             if position in matched:
                 box = boxes[matched[position]]
-                points = self._backend.fit_landmarks(frame, box)
-                if _jump(track.last, points) <= self._rule.max_jump:
+                points = self._fit(frame, box)
+                if points is not None and _jump(track.last, points) <= self._rule.max_jump:
                     track.offsets = box_offsets(box, points_box(points))
                     track.misses = 0
                     track.add(points)
@@ -242,14 +391,18 @@ class FaceTracks:
                     track.add(points)
                     keep.append(track)
                     continue
-            self._done.append(track.closed())
+            self._end(track)
         self._open = keep
         for b in sorted(new_boxes, key=lambda i: -(boxes[i][2] - boxes[i][0])):
             if len(self._open) >= self._rule.max_faces:
                 break
             if self._is_followed(boxes[b]):
                 continue  # a second box on a face a track already holds
-            points = self._backend.fit_landmarks(frame, boxes[b])
+            points = self._fit(frame, boxes[b])
+            if points is None:
+                continue  # the landmark model sees no face in the detector's box
+            if self._rejoined(frame_index, boxes[b], points):
+                continue
             self._start_track(frame_index, shot, boxes[b], points)
 
     def update(self, frame_index: int, frame: np.ndarray, shot: int, new_shot: bool) -> int:
@@ -260,9 +413,11 @@ class FaceTracks:
         """
         if new_shot or frame_index != self._last_frame + 1:
             self._close_all()
+        self._retire_ended(frame_index)
         self._last_frame = frame_index
         self._since_detection += 1
         self._since_search += 1
+        self._since_tiles += 1
         if not self._open or self._since_detection >= self._rule.detect_every:
             self._detect_and_associate(frame_index, frame, shot)
             return len(self._open)

@@ -12,7 +12,7 @@ import numpy as np
 from pipelines.preprocess.landmarks.base import LandmarkBackend, LandmarkModelUnavailable
 
 _INSTALL_HINT = ("install it with: .venv/bin/pip install -e '.[fan]' "
-                 "(or use the offline default: --landmarks dlib)")
+                 "(or use an offline backend: --landmarks mesh, the default, or dlib)")
 
 
 class FanBackend(LandmarkBackend):
@@ -39,7 +39,7 @@ class FanBackend(LandmarkBackend):
             raise LandmarkModelUnavailable(
                 "face-alignment could not load its weights (they are downloaded on first use): "
                 f"{err}. Put the weight files in $TORCH_HOME/hub/checkpoints/ on a machine "
-                "without internet access, or use the offline default: --landmarks dlib") from err
+                "without internet access, or use an offline backend: --landmarks mesh or dlib") from err
 
     @staticmethod
     def _rgb(frame: np.ndarray) -> np.ndarray:
