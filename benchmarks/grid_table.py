@@ -272,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--grid is needed unless --table-only")
         data = os.path.join(args.work, "data")
         if not os.path.exists(os.path.join(data, "dataset_info.json")):
-            run(lipflow("preprocess", "--input", args.grid, "--output", data))
+            run(lipflow("preprocess", "--input", args.grid, "--output", data, *GRID_CROPS))
         for row in args.rows:
             train_and_score(row, ROWS[row], args.work, data)
     print_table(args.rows)

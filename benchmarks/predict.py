@@ -46,15 +46,15 @@ def _words(stem: str):
 def voice_activity() -> dict:
     import numpy as np
 
-    from pipelines.preprocess.audio import SAMPLE_RATE, decode_audio, frame_log_energy
-    from pipelines.predict.segments import speech_segments
+    from pipelines.preprocess.audio import SAMPLE_RATE, decode_audio
+    from pipelines.predict.segments import speech_segments, voiced_frames
 
     rows = []
     for video in sorted(glob.glob(os.path.join(SAMPLE, "video", "*.mpg"))):
         stem = os.path.splitext(os.path.basename(video))[0]
         samples = decode_audio(video)
         frames = int(len(samples) / SAMPLE_RATE * FPS)
-        found = speech_segments(frame_log_energy(samples, SAMPLE_RATE, FPS, 0, frames))
+        found = speech_segments(voiced_frames(samples, SAMPLE_RATE, FPS, frames))
         speech = np.zeros(frames, bool)
         for first, end in found:
             speech[first:end] = True

@@ -5,7 +5,10 @@ in the feature lists (one entry per frame of the window). A word clip (`unit` "w
 has the fixed window around one word; a sentence clip (`unit` "sentence", schema 1.4.0
 on) spans a whole sentence, has as many frames as the sentence needs, and carries its
 word sequence in `words`, `word_starts` and `word_ends` (a word clip holds its one word
-there). Records of 1.3.0, which have no `unit` and no word lists, still parse. The Beam writer
+there). Records of 1.3.0, which have no `unit` and no word lists, still parse. Schema 1.5.0
+adds the sound-to-picture offset (`av_offset`, `av_offset_estimate`, `av_offset_peak`)
+and measures `landmark_jitter` as fitting noise (see pipelines/preprocess/quality.py);
+older records read the offset as not estimated. The Beam writer
 (`encode_clip`) and the trainer's reader (`parse_clip`) both come from here, and the
 TFMD schema (`schema.pbtxt` beside this file) is generated from the same tables.
 """
@@ -16,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SCHEMA_VERSION = "1.4.0"
+SCHEMA_VERSION = "1.5.0"
 SEQUENCE_STRUCT = "##SEQUENCE##"  # TFMD's name for the feature lists of a SequenceExample
 
 # Context keys.
@@ -55,6 +58,9 @@ SPEAKER_MARGIN = "speaker_margin"
 ASD_SCORE = "asd_score"
 ALIGNMENT_CONFIDENCE = "alignment_confidence"
 UNIT = "unit"
+AV_OFFSET = "av_offset"
+AV_OFFSET_ESTIMATE = "av_offset_estimate"
+AV_OFFSET_PEAK = "av_offset_peak"
 WORDS = "words"
 WORD_STARTS = "word_starts"
 WORD_ENDS = "word_ends"
@@ -112,7 +118,8 @@ CONTEXT_FEATURES = (
     Feature(AUGMENT_COPY, "int64", 1, "0 for an original clip, k for its k-th augmented copy"),
     Feature(FACE_SIZE, "float32", 1, "median outer-eye-corner distance, source pixels"),
     Feature(YAW, "float32", 1, "head-turn proxy, 0 frontal to 1 profile"),
-    Feature(LANDMARK_JITTER, "float32", 1, "mean |fitted - smoothed| landmark offset / face size"),
+    Feature(LANDMARK_JITTER, "float32", 1, "fitting noise of the rigid landmarks (brows, nose, "
+                                           "eyes) from their second differences / face size"),
     Feature(SHARPNESS, "float32", 1, "mean variance of the Laplacian of the crops"),
     Feature(VIDEO_START, "float32", 1,
             "container time (s) of the video's first frame; frame k shows video_start + k / fps"),
@@ -132,6 +139,14 @@ CONTEXT_FEATURES = (
     Feature(WORDS, "bytes", 0, "the clip's words in order (a word clip: its one word)"),
     Feature(WORD_STARTS, "float32", 0, "start of each of `words`, seconds from the video's start"),
     Feature(WORD_ENDS, "float32", 0, "end of each of `words`, seconds from the video's start"),
+    Feature(AV_OFFSET, "float32", 1, "seconds the window was moved earlier than the word times "
+                                     "because the face's sound follows its picture by that "
+                                     "much (0: not moved)", default=0.0),
+    Feature(AV_OFFSET_ESTIMATE, "float32", 1, "the face track's estimated sound-to-picture "
+                                              "offset in seconds, trusted or not (NaN: none)",
+            default=float("nan")),
+    Feature(AV_OFFSET_PEAK, "float32", 1, "sync correlation at that offset (NaN: none)",
+            default=float("nan")),
 )
 LIST_FEATURES = tuple(f for f in CONTEXT_FEATURES if f.size == 0)
 
@@ -188,6 +203,9 @@ class ClipRecord:
     words: tuple[str, ...] = ()         # empty for a word clip: (word,) is written
     word_starts: tuple[float, ...] = ()
     word_ends: tuple[float, ...] = ()
+    av_offset: float = 0.0
+    av_offset_estimate: float = float("nan")
+    av_offset_peak: float = float("nan")
 
     @property
     def interpolated_frames(self) -> int:
@@ -213,6 +231,8 @@ def _context_values(record: ClipRecord) -> dict:
         WORDS: list(record.words) or [record.word],
         WORD_STARTS: list(record.word_starts) or [record.start_time],
         WORD_ENDS: list(record.word_ends) or [record.end_time],
+        AV_OFFSET: record.av_offset, AV_OFFSET_ESTIMATE: record.av_offset_estimate,
+        AV_OFFSET_PEAK: record.av_offset_peak,
     }
 
 

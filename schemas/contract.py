@@ -2,7 +2,8 @@
 
 A model is only right on clips cut the way its training clips were: at the same frame
 rate, with windows of the same length, crops of the same size, aligned to the same
-mean face, from the same landmark backend, in the same record schema; and it
+mean face, from the same landmark backend with its points smoothed the same way, in the
+same record schema; and it
 normalises pixels with the statistics of its training split. The preprocess job
 writes this contract into `dataset_info.json` ("preprocessing"); `lipflow train` copies
 it into the export (`preprocessing.json`); `train`, `evaluate` and `predict` compare
@@ -24,7 +25,9 @@ CONTRACT_FILE = "preprocessing.json"  # its file in an export folder
 # What clips must share with a model's training clips; the pixel statistics are the
 # model's own (baked into its serving function), so other data may have others.
 MATCHED_FIELDS = ("schema_version", "fps", "window_length", "crop_size", "landmarks",
-                  "mean_face_version")
+                  "smooth_window", "mean_face_version")
+# What a contract written before a field existed held for it (the setting of that time).
+_EARLIER_VALUES = {"smooth_window": 12}
 
 
 def mean_face_version(reference: np.ndarray) -> str:
@@ -50,6 +53,7 @@ class PreprocessingContract:
     mean_face: tuple[tuple[float, float], ...]
     pixel_mean: float
     pixel_std: float
+    smooth_window: int = _EARLIER_VALUES["smooth_window"]
 
     def __post_init__(self):
         if not (math.isfinite(self.fps) and self.fps > 0):
@@ -79,7 +83,8 @@ def make_contract(options: dict, reference: np.ndarray, pixel_mean: float, pixel
         window_length=int(options["window_length"]), crop_size=int(options["crop_size"]),
         landmarks=str(options["landmarks"]), mean_face_version=mean_face_version(points),
         mean_face=tuple((float(x), float(y)) for x, y in points),
-        pixel_mean=float(pixel_mean), pixel_std=float(pixel_std))
+        pixel_mean=float(pixel_mean), pixel_std=float(pixel_std),
+        smooth_window=int(options["smooth_window"]))
 
 
 def contract_from_dict(document: dict, where: str) -> PreprocessingContract:
@@ -87,10 +92,10 @@ def contract_from_dict(document: dict, where: str) -> PreprocessingContract:
     if not isinstance(document, dict):
         raise ValueError(f"{where} holds no preprocessing contract")
     names = [f.name for f in dataclasses.fields(PreprocessingContract)]
-    missing = [name for name in names if name not in document]
+    missing = [name for name in names if name not in document and name not in _EARLIER_VALUES]
     if missing:
         raise ValueError(f"{where} has no {', '.join(missing)} in its preprocessing contract")
-    values = {name: document[name] for name in names}
+    values = {name: document.get(name, _EARLIER_VALUES.get(name)) for name in names}
     values["mean_face"] = tuple(tuple(float(v) for v in p) for p in values["mean_face"])
     return PreprocessingContract(**values)
 

@@ -147,3 +147,56 @@ def turning(source: str, target: str, first: int = 25, frames: int = 12, *filter
     warp = (f"perspective=x0=W*0.45*{ramp}:y0=0:x1=W:y1=H*0.12*{ramp}:"
             f"x2=W*0.45*{ramp}:y2=H:x3=W:y3=H-H*0.12*{ramp}:eval=frame")
     return h264(source, target, warp, *filters)
+
+
+def tight_crop(source: str, target: str, box, fraction: float = 0.8, side: int = 160) -> str:
+    """As LRS2/LRS3/LRW ship faces: a square `fraction` of the face box `box` (x0, y0, x1, y1,
+    pixels) wide around its centre, so the face fills and overflows the frame, at
+    `side` x `side` pixels; the audio is kept."""
+    x0, y0, x1, y1 = (float(v) for v in box)
+    size = int(round(fraction * max(x1 - x0, y1 - y0)))
+    left, top = int(round((x0 + x1 - size) / 2)), int(round((y0 + y1 - size) / 2))
+    ffmpeg("-i", source, "-vf", f"crop={size}:{size}:{left}:{top},scale={side}:{side}",
+           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
+           target)
+    return target
+
+
+def occluded(source: str, target: str, box, first: int, frames: int) -> str:
+    """The clip with the region `box` (x0, y0, x1, y1 pixels, a face) covered by grey for
+    `frames` frames from `first` on: a hand or a microphone that hides it for a moment."""
+    x0, y0, x1, y1 = (int(round(float(v))) for v in box)
+    ffmpeg("-i", source, "-vf", f"drawbox=x={x0}:y={y0}:w={x1 - x0}:h={y1 - y0}:color=gray:"
+                               f"t=fill:enable='between(n,{first},{first + frames - 1})'",
+           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
+           target)
+    return target
+
+
+def audio_delayed(source: str, target: str, seconds: float) -> str:
+    """The clip with its sound `seconds` later than its picture (trimmed at the end), as
+    broadcast audio out of sync with the picture."""
+    delay = int(round(seconds * 1000))
+    ffmpeg("-i", source, "-filter_complex", f"[0:a:0]adelay={delay}:all=1[a]", "-map", "0:v:0",
+           "-map", "[a]", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+           "-c:a", "aac", "-shortest", target)
+    return target
+
+
+def scaled(source: str, target: str, factor: float) -> str:
+    """The clip with its picture scaled by `factor` (even sizes), its sound kept."""
+    ffmpeg("-i", source, "-vf", f"scale=trunc(iw*{factor}/2)*2:trunc(ih*{factor}/2)*2",
+           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
+           target)
+    return target
+
+
+def wide_shot(source: str, target: str, factor: float, size: tuple[int, int] = (1280, 720)) -> str:
+    """The clip scaled by `factor` in the middle of a larger grey picture (`size`), as a
+    wide shot shows a small face; the sound kept."""
+    width, height = size
+    ffmpeg("-i", source, "-vf", f"scale=trunc(iw*{factor}/2)*2:trunc(ih*{factor}/2)*2,"
+                               f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:gray",
+           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
+           target)
+    return target

@@ -61,7 +61,8 @@ def test_a_dataset_card_without_a_contract_is_refused():
 def test_the_dataset_and_its_export_carry_the_same_contract(small_dataset, small_model):
     card = json.load(open(os.path.join(small_dataset, "dataset_info.json")))
     data = dataset_contract(card, small_dataset)
-    assert (data.fps, data.window_length, data.crop_size, data.landmarks) == (25.0, 29, 96, "dlib")
+    assert (data.fps, data.window_length, data.crop_size, data.landmarks, data.smooth_window) == (
+        25.0, 29, 96, "mesh", 3)
     assert data.mean_face_version == mean_face_version(mean_face())
     assert (data.pixel_mean, data.pixel_std) == (card["pixel_mean"], card["pixel_std"])
     assert data.schema_version == SCHEMA_VERSION

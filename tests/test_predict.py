@@ -188,7 +188,7 @@ def test_a_cpu_run_shows_no_tensorflow_start_up_noise(export, tmp_path):
 
 def test_the_job_and_predict_run_the_same_library_functions(predictor, monkeypatch):
     calls: dict[str, set[str]] = {}
-    for name in ("track_video", "speech_energy", "place_words", "cut_video_crops", "cut_crops"):
+    for name in ("track_video", "speech_audio", "place_words", "cut_video_crops", "cut_crops"):
         original = getattr(clipping, name)
 
         def spy(*args, _name=name, _original=original, **kwargs):
@@ -208,7 +208,7 @@ def test_the_job_and_predict_run_the_same_library_functions(predictor, monkeypat
     _caller = "predict"
     predictor.predict(video)
     assert calls == {name: {"job", "predict"} for name in
-                     ("track_video", "speech_energy", "place_words", "cut_video_crops",
+                     ("track_video", "speech_audio", "place_words", "cut_video_crops",
                       "cut_crops")}
     # And no module of either keeps its own copy of the warp or the placement.
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

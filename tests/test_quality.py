@@ -93,19 +93,47 @@ def test_jitter_is_zero_when_raw_equals_smoothed():
     assert measure_quality(*_clip(_face())).jitter == 0.0
 
 
-def test_jitter_of_a_known_offset():
-    frames, landmarks, _, fitted = _clip(_face())
-    raw = landmarks + np.float32([3.0, 4.0])  # 5 px at every point of every frame
-    assert measure_quality(frames, landmarks, raw, fitted).jitter == pytest.approx(5.0 / 60.0)
+def _moving(length: int, step: np.ndarray) -> tuple:
+    """(frames, landmarks, fitted) of the face moving by `step` px [2] every frame."""
+    frames, landmarks, _, fitted = _clip(_face(), length)
+    landmarks = landmarks + (np.arange(length)[:, None, None] * step).astype(np.float32)
+    return frames, landmarks, fitted
 
 
-def test_jitter_averages_points_and_ignores_frames_not_fitted():
-    frames, landmarks, _, _ = _clip(_face())
+def test_jitter_ignores_a_head_moving_steadily():
+    frames, landmarks, fitted = _moving(29, np.array([3.0, -2.0]))
+    assert measure_quality(frames, landmarks, landmarks, fitted).jitter == pytest.approx(0.0,
+                                                                                         abs=1e-6)
+
+
+def test_jitter_of_points_that_zigzag():
+    # Every point alternates 1 px left and right of a steady path: each second difference is
+    # 4 px in x, 0 in y, so sigma_x = 4 / 0.6745 / sqrt(6) px per point, over a 60 px face.
+    frames, landmarks, fitted = _moving(29, np.array([2.0, 1.0]))
     raw = landmarks.copy()
-    raw[:, :34] += np.float32([0.0, 6.0])  # half the points 6 px off: 3 px per frame on average
-    raw[1] = np.nan
-    fitted = np.array([True, False, True, True])
-    assert measure_quality(frames, landmarks, raw, fitted).jitter == pytest.approx(3.0 / 60.0)
+    raw[:, :, 0] += np.where(np.arange(29) % 2 == 0, 1.0, -1.0)[:, None]
+    expected = 4.0 / 0.6745 / np.sqrt(6.0) / 60.0
+    assert measure_quality(frames, landmarks, raw, fitted).jitter == pytest.approx(expected)
+
+
+def test_jitter_of_white_noise_is_the_typical_point_error():
+    # Gaussian noise of sigma px per coordinate puts a point sqrt(2) sigma px off, typically.
+    frames, landmarks, fitted = _moving(400, np.array([0.5, 0.0]))
+    raw = landmarks + np.random.default_rng(0).normal(0.0, 1.5, landmarks.shape)
+    jitter = measure_quality(frames, landmarks, raw.astype(np.float32), fitted).jitter
+    assert jitter == pytest.approx(np.sqrt(2.0) * 1.5 / 60.0, rel=0.1)
+
+
+def test_jitter_skips_frames_not_fitted_and_needs_five_differences():
+    frames, landmarks, fitted = _moving(12, np.array([1.0, 0.0]))
+    raw = landmarks.copy()
+    raw[:, :, 1] += np.where(np.arange(12) % 2 == 0, 1.0, -1.0)[:, None]
+    raw[5] = np.nan  # not fitted: no second difference uses it
+    fitted[5] = False
+    expected = 4.0 / 0.6745 / np.sqrt(6.0) / 60.0
+    assert measure_quality(frames, landmarks, raw, fitted).jitter == pytest.approx(expected)
+    fitted[[2, 8]] = False  # runs of 2, 2 and 3 fitted frames: one second difference in all
+    assert measure_quality(frames, landmarks, raw, fitted).jitter == 0.0
 
 
 def test_jitter_is_zero_without_a_fitted_frame():

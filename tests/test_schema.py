@@ -52,7 +52,8 @@ def _records() -> list[ClipRecord]:
         speaker="Zoë", show="Nachrichten", split="train", group="speaker:Zoë", label=41, augment_copy=2,
         face_size=63.25, yaw=0.125, landmark_jitter=0.0123, sharpness=42.5,
         video_start=0.4, shot=3, face_track=7, candidate_faces=2, speaker_score=0.5,
-        speaker_margin=0.25, asd_score=4.75, alignment_confidence=0.875)
+        speaker_margin=0.25, asd_score=4.75, alignment_confidence=0.875, av_offset=0.12,
+        av_offset_estimate=0.12, av_offset_peak=0.375)
     # Three of the 29 frames are interpolated, and the mask marks the word's five frames.
     window.landmark_detected[:] = True
     window.landmark_detected[[0, 7, 28]] = False
@@ -125,6 +126,9 @@ def _expected_context(record: ClipRecord) -> dict:
         "asd_score": float32(record.asd_score),
         "alignment_confidence": float32(record.alignment_confidence),
         "unit": text(record.unit),
+        "av_offset": float32(record.av_offset),
+        "av_offset_estimate": float32(record.av_offset_estimate),
+        "av_offset_peak": float32(record.av_offset_peak),
     }
 
 
@@ -179,6 +183,7 @@ def test_hand_computed_context_of_the_first_clip(written):
     assert (first["shot"], first["face_track"], first["candidate_faces"]) == (3, 7, 2)
     assert first["speaker_margin"] == np.float32(0.25)
     assert first["video_start"] == np.float32(0.4)
+    assert (first["av_offset"], first["av_offset_peak"]) == (np.float32(0.12), np.float32(0.375))
 
 
 @pytest.mark.parametrize("index", [0, 1, 2])
@@ -364,3 +369,17 @@ def test_numpy_decode_rejects_what_is_not_a_clip(serialized, message):
         clip.decode_clip(serialized)
     with pytest.raises(ValueError, match=message):
         clip.decode_context(serialized)
+
+
+def test_a_record_of_schema_1_4_reads_its_offset_as_not_estimated():
+    record = _records()[1]
+    example = tf.train.SequenceExample.FromString(encode_clip(record))
+    for key in (clip.AV_OFFSET, clip.AV_OFFSET_ESTIMATE, clip.AV_OFFSET_PEAK):
+        del example.context.feature[key]  # as 1.4.0 wrote it
+    old = example.SerializeToString()
+    parsed = parse_clip(tf.constant(old))
+    assert parsed[clip.AV_OFFSET].numpy() == 0.0
+    assert np.isnan(parsed[clip.AV_OFFSET_ESTIMATE].numpy())
+    assert np.isnan(parsed[clip.AV_OFFSET_PEAK].numpy())
+    decoded = clip.decode_clip(old)
+    assert decoded[clip.AV_OFFSET] == 0.0 and np.isnan(decoded[clip.AV_OFFSET_PEAK])

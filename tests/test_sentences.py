@@ -175,4 +175,4 @@ def test_word_clips_are_still_cut_and_the_manifest_counts_sentences_apart(senten
         manifest["words"]["dropped"] + manifest["words"]["failed"] == spoken
     assert manifest["sentences"]["written"] == len(CLIPS)
     assert sum(manifest["sentences"]["per_split"].values()) == len(CLIPS)
-    assert manifest["schema_version"] == "1.4.0"
+    assert manifest["schema_version"] == "1.5.0"

@@ -97,25 +97,26 @@ def test_detect_landmarks_tracks_a_real_face_and_rejects_the_rest(tmp_path):
 
 
 def test_detect_landmarks_fits_only_the_frames_a_word_window_can_use():
-    # 'bin' alone: its window is frames 6-34; landmarks are wanted 23 frames either side
-    # (half the 75-frame sync span beyond the 29-frame window), so frames 0-57 of 75.
+    # 'bin' alone: its window is frames 6-34; landmarks are wanted 33 frames either side
+    # (half the 75-frame sync span beyond the 29-frame window, 23, and the 10 frames a
+    # sound-to-picture offset may move the window), so frames 0-67 of 75.
     job = _grid_job()
     only_bin = dataclasses.replace(job, transcript=Transcript("grid", job.transcript.words[:1]))
     fn = DetectLandmarksFn(CONFIG)
     fn.setup()
     (track,) = list(fn.process(only_bin))
-    assert CONFIG.context_frames == 23
+    assert CONFIG.context_frames == 33
     assert track.faces.decoded_frames == 75
-    assert track.faces.fitted_frames == 58
-    assert all(f.first_frame >= 0 and f.last_frame <= 57 for f in track.faces.faces)
-    assert track.faces.frames_with_face == 58
+    assert track.faces.fitted_frames == 68
+    assert all(f.first_frame >= 0 and f.last_frame <= 67 for f in track.faces.faces)
+    assert track.faces.frames_with_face == 68
 
 
 def test_words_past_the_end_of_a_face_video_are_outside_it_not_faceless():
     # A transcript shifted past the end of a 3-second clip with a face in every frame:
     # no frame is searched, and each word is reported as outside the video.
     job = _grid_job()
-    late = tuple(WordTiming(w.word, w.start + 4.0, w.end + 4.0) for w in job.transcript.words)
+    late = tuple(WordTiming(w.word, w.start + 5.0, w.end + 5.0) for w in job.transcript.words)
     shifted = dataclasses.replace(job, transcript=Transcript("grid", late))
     fn = DetectLandmarksFn(CONFIG)
     fn.setup()

@@ -19,7 +19,7 @@ import numpy as np
 
 from pipelines.preprocess import clipping
 from pipelines.preprocess.active_speaker import SpeakerConfig
-from pipelines.preprocess.audio import probe_media
+from pipelines.preprocess.audio import SAMPLE_RATE, probe_media
 from pipelines.preprocess.config import PreprocessConfig
 from pipelines.preprocess.crop_sources import CropSources
 from pipelines.preprocess.decode import FrameRange
@@ -48,6 +48,7 @@ class Segment:
     placed: PlacedWord
     frames: np.ndarray
     boundary_mask: np.ndarray
+    fps: float = 25.0
 
 
 @dataclass(frozen=True)
@@ -87,15 +88,18 @@ class VideoWords:
 
 
 def read_transcript(video: str, transcript: str, aligner=None) -> VideoWords:
-    """The video's job with timed words (subtitles aligned by `aligner`, an
-    AlignSubtitlesFn set up); RecordError for a transcript that cannot be read."""
+    """The video's job with timed words (subtitles and sentence-only transcripts aligned by
+    `aligner`: an AlignSubtitlesFn set up, or a function returning one, called only when
+    the transcript needs it); RecordError for a transcript that cannot be read."""
     with open(transcript, "rb") as handle:
         parsed = parse_transcript(handle.read(), os.path.basename(transcript))
     job = VideoJob(VideoInput(video, os.path.basename(video), transcript), parsed)
     if not parsed.needs_alignment:
         return VideoWords(job)
     if aligner is None:
-        raise ValueError("a subtitle transcript needs an aligner")
+        raise ValueError("a subtitle or sentence-only transcript needs an aligner")
+    if callable(aligner) and not hasattr(aligner, "process"):
+        aligner = aligner()
     failures, aligned = [], None
     for out in aligner.process(job):
         if isinstance(out, VideoJob):
@@ -129,15 +133,19 @@ def _crop_sources(job: VideoJob | None, config: PreprocessConfig, video_start: f
     would grow with the video, so the crops come from a second decode."""
     if job is None:
         return None
-    return CropSources(reference, config.crop_size, _ranges(job, config, video_start, 0))
+    return CropSources(reference, config.crop_size,
+                       _ranges(job, config, video_start, config.max_av_offset))
 
 
-def _spans(job, tracked: clipping.TrackedVideo, energy, config: PreprocessConfig):
+def _spans(job, tracked: clipping.TrackedVideo, audio: clipping.SpeechAudio | None,
+           config: PreprocessConfig):
     faces = tracked.faces
     if job is not None:
         return WORD, _transcript_spans(job, faces, config.fps)
-    if energy is not None:
-        found = segments.speech_segments(energy)
+    if audio is not None:
+        voiced = segments.voiced_frames(audio.samples, SAMPLE_RATE, config.fps,
+                                        faces.decoded_frames)
+        found = segments.speech_segments(voiced)
         return SPEECH, segments.word_spans(found, config.window_length, config.fps, faces.first)
     prepared = prepare_faces(faces.faces, config.max_gap, config.smooth_window)
     found = segments.face_segments(prepared, faces.decoded_frames, faces.first)
@@ -154,8 +162,9 @@ def cut_video(path: str, words: VideoWords | None, config: PreprocessConfig,
                                    media,
                                    sources=_crop_sources(job, config, media.video_start, reference))
     faces = tracked.faces
-    energy = clipping.speech_energy(path, faces, config.fps, tracked.has_audio)
-    source, spans = _spans(job, tracked, energy, config)
+    audio = clipping.speech_audio(path, faces, config.fps, tracked.has_audio)
+    energy = None if audio is None else audio.energy
+    source, spans = _spans(job, tracked, audio, config)
     start_of = faces.video_start
     placed, skipped = [], []
     for outcome in clipping.place_words(spans, faces, energy, config, speaker):
@@ -181,7 +190,7 @@ def cut_video(path: str, words: VideoWords | None, config: PreprocessConfig,
             continue
         found.append(Segment(span.index, source, span.word or None, span.start + start_of,
                              span.end + start_of, word, outcome.frames,
-                             word.window.boundary_mask.astype(np.uint8)))
+                             word.window.boundary_mask.astype(np.uint8), config.fps))
     transcript_failures = [Skipped(-1, WORD, None, float("nan"), float("nan"), reason, detail)
                            for reason, detail in (words.failures if words else ())]
     return VideoClips(path, None if job is None else job.input.transcript, source,
@@ -193,7 +202,8 @@ def cut_video(path: str, words: VideoWords | None, config: PreprocessConfig,
 def config_for(contract, base: PreprocessConfig) -> PreprocessConfig:
     """The preprocess settings that cut clips the way the model's training clips were cut."""
     return dataclasses.replace(base, fps=contract.fps, window_length=contract.window_length,
-                               crop_size=contract.crop_size, landmarks=contract.landmarks)
+                               crop_size=contract.crop_size, landmarks=contract.landmarks,
+                               smooth_window=contract.smooth_window)
 
 
 def find_transcript(video: str) -> str | None:

@@ -54,7 +54,8 @@ def segment_line(video: str, segment: clips.Segment, row: np.ndarray, vocabulary
             "first_frame": placed.window.first_frame,
             "frames": int(placed.window.frame_indices.shape[0]),
             "face_track": placed.face.track.track_id, "candidate_faces": placed.candidate_faces,
-            "speaker_score": _number(placed.speaker_score), "top": top}
+            "speaker_score": _number(placed.speaker_score),
+            "av_offset": round(placed.shift_frames / segment.fps, 3), "top": top}
 
 
 def skipped_line(video: str, skipped: clips.Skipped) -> dict:
@@ -78,16 +79,20 @@ class Predictor:
         self._backend.load()
         self._aligner = None
 
-    def _words(self, video: str) -> clips.VideoWords | None:
-        transcript = clips.find_transcript(video)
-        if transcript is None:
-            return None
-        if self._aligner is None and transcript.lower().endswith((".srt", ".vtt")):
+    def _aligner_for(self):
+        """The forced aligner, set up the first time a transcript needs it."""
+        if self._aligner is None:
             from pipelines.preprocess.align_subtitles import AlignSubtitlesFn
 
             self._aligner = AlignSubtitlesFn()
             self._aligner.setup()
-        return clips.read_transcript(video, transcript, self._aligner)
+        return self._aligner
+
+    def _words(self, video: str) -> clips.VideoWords | None:
+        transcript = clips.find_transcript(video)
+        if transcript is None:
+            return None
+        return clips.read_transcript(video, transcript, self._aligner_for)
 
     def predict(self, video: str) -> VideoPrediction:
         """Cuts and reads one local video; RecordError if it cannot be read."""

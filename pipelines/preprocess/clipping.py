@@ -6,7 +6,8 @@ One video goes through four steps, used alike by the preprocess job's DoFns, by
 1. `track_video`: decode the frames (or a chunk of them) once, find the shots and
    follow every face (landmarks only on the frames some window can use), keeping the
    pixels around each fitted face that its mouth crops need (crop_sources.py).
-2. `speech_energy`: log audio energy per decoded frame, for telling speakers apart.
+2. `speech_audio`: the audio under the decoded frames and its log energy per frame, for
+   telling speakers apart (`speech_energy`) and, in predict, for finding speech.
 3. `place_words`: each span (a word, or any stretch of speech) gets its window inside
    its shot and the face that speaks it, or the reason it cannot be cut.
 4. `cut_video_crops`: warps only the (frame, face) pairs that some request uses, from
@@ -41,8 +42,8 @@ from pipelines.preprocess.decode import DecodeReport, FrameRange, decode_frames
 from pipelines.preprocess.errors import RecordError
 from pipelines.preprocess.landmarks.base import LandmarkBackend
 from pipelines.preprocess.video_tracks import VideoFaces, track_faces
-from pipelines.preprocess.word_placement import PlacedWord, PreparedFace, place_word, \
-    prepare_faces
+from pipelines.preprocess.word_placement import PlacedWord, PreparedFace, face_offsets, \
+    place_word, prepare_faces
 
 _LOG = logging.getLogger(__name__)
 
@@ -86,13 +87,19 @@ def track_video(path: str, config: PreprocessConfig, backend: LandmarkBackend,
                         decode_warnings=report.stderr.strip(), sources=sources)
 
 
-def speech_energy(path: str, video: VideoFaces, fps: float,
-                  has_audio: bool = True) -> np.ndarray | None:
-    """float64 [video.decoded_frames]: log speech energy per decoded frame, or None.
+@dataclass(frozen=True)
+class SpeechAudio:
+    """The audio under the decoded frames: int16 [S] mono `samples` at SAMPLE_RATE from the
+    time of frame `video.first` on, and their log `energy` float64 [decoded frames]."""
 
-    Index 0 is frame `video.first`. None when the video has no audio or its audio
-    cannot be decoded (faces then cannot be told apart by sync; logged).
-    """
+    samples: np.ndarray
+    energy: np.ndarray
+
+
+def speech_audio(path: str, video: VideoFaces, fps: float,
+                 has_audio: bool = True) -> SpeechAudio | None:
+    """The audio of the decoded frames (SpeechAudio), or None when the video has no audio or
+    its audio cannot be decoded (faces then cannot be told apart by sync; logged)."""
     if not has_audio:
         return None
     start = video.video_start + video.first / fps
@@ -102,7 +109,16 @@ def speech_energy(path: str, video: VideoFaces, fps: float,
     except RecordError as err:
         _LOG.warning("no usable audio in %s (%s): faces cannot be told apart by sync", path, err)
         return None
-    return frame_log_energy(samples, SAMPLE_RATE, fps, 0, video.decoded_frames)
+    return SpeechAudio(samples, frame_log_energy(samples, SAMPLE_RATE, fps, 0,
+                                                 video.decoded_frames))
+
+
+def speech_energy(path: str, video: VideoFaces, fps: float,
+                  has_audio: bool = True) -> np.ndarray | None:
+    """float64 [video.decoded_frames]: log speech energy per decoded frame (index 0 is frame
+    `video.first`), or None without usable audio (see `speech_audio`)."""
+    audio = speech_audio(path, video, fps, has_audio)
+    return None if audio is None else audio.energy
 
 
 @dataclass(frozen=True)
@@ -132,15 +148,19 @@ def place_words(spans: Iterable[SpeechSpan], video: VideoFaces, energy: np.ndarr
                 speaker: SpeakerConfig = SpeakerConfig()) -> Iterator[PlacedWord | Unplaced]:
     """Yields, per span in order, its PlacedWord (window, shot, face) or why it cannot be cut.
 
-    Each face track is gap-filled and smoothed once (`prepare_faces`); each window is
-    `config.window_length` frames centred on its span (see word_placement.place_word).
+    Each face track is gap-filled and smoothed once (`prepare_faces`) and its sound's offset
+    from its mouth estimated once (`face_offsets`); each window is `config.window_length`
+    frames centred on its span, moved by the chosen face's trusted offset (see
+    word_placement.place_word).
     """
     faces = prepare_faces(video.faces, config.max_gap, config.smooth_window)
+    offsets = face_offsets(faces, energy, video.first, config.offset_rule)
     for span in spans:
         try:
             yield place_word(span.index, span.word, span.start, span.end, video, faces, energy,
                              config.window_length, config.fps, config.end_tolerance,
-                             config.max_gap, speaker)
+                             config.max_gap, speaker, offsets, config.offset_rule,
+                             config.min_face_size)
         except RecordError as err:
             yield Unplaced(span.index, err.reason, err.detail)
 

@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from pipelines.preprocess.active_speaker import SpeakerConfig
+from pipelines.preprocess.av_offset import OffsetRule
 from pipelines.preprocess.landmarks import BACKENDS
 from pipelines.preprocess.landmarks.face_tracks import TrackingRule
 from pipelines.preprocess.quality import QualityThresholds
@@ -27,7 +28,7 @@ class PreprocessConfig:
     window_length: int = 29            # LRW: 29 frames = 1.16 s centred on the word
     crop_size: int = 96                # side of the square grey mouth crop
     max_side: int = 1280               # larger frames are scaled down before anything else
-    landmarks: str = "dlib"            # landmark backend: dlib (offline default) or fan
+    landmarks: str = "mesh"            # landmark backend: mesh (offline default), dlib or fan
     landmark_device: str = "cpu"       # torch device for the fan backend
     detect_every: int = 5              # run the face detector on every n-th frame, track between
     detect_max_side: int = 640         # frames are scaled to this for detection only
@@ -37,7 +38,9 @@ class PreprocessConfig:
     max_faces: int = 8                 # faces followed at once in a shot
     max_gap: int = 12                  # frames without a face that may be interpolated over
     chunk_seconds: float = 60.0        # longer videos are cut into chunks of whole shots
-    smooth_window: int = 12            # centred moving average of landmarks, in frames
+    smooth_window: int = 3             # centred moving average of landmarks, in frames
+    max_av_offset: int = 10            # sound-to-picture offsets searched, frames either way
+                                       # (0: none is estimated or applied)
     end_tolerance: float = 0.08        # a word may end this far past the video's end (clamped)
     num_shards: int = 0                # TFRecord shards; 0 lets the runner choose
     compression: str = "gzip"          # TFRecord files: gzip, or none (larger files that the
@@ -80,6 +83,8 @@ class PreprocessConfig:
             raise ValueError(f"gzip_level must be in 1..9, got {self.gzip_level!r}")
         if self.max_gap < 0 or self.upsample < 0 or self.num_shards < 0:
             raise ValueError("max_gap, upsample and num_shards must be >= 0")
+        if not 0 <= self.max_av_offset <= 25:
+            raise ValueError(f"max_av_offset must be in 0..25 frames, got {self.max_av_offset!r}")
         if self.unit not in UNITS:
             raise ValueError(f"unit must be one of {UNITS}, got {self.unit!r}")
         if self.sentence_margin < 0:
@@ -105,6 +110,15 @@ class PreprocessConfig:
             min_sharpness=self.min_sharpness)
 
     @property
+    def offset_rule(self) -> OffsetRule | None:
+        """How each face's sound-to-picture offset is estimated; None: it is not."""
+        if self.max_av_offset == 0:
+            return None
+        return OffsetRule(max_lag=self.max_av_offset,
+                          min_frames=max(OffsetRule().min_frames, 2 * self.max_av_offset + 10),
+                          min_shift=min(OffsetRule().min_shift, self.max_av_offset))
+
+    @property
     def tracking_rule(self) -> TrackingRule:
         return TrackingRule(detect_every=self.detect_every, detect_max_side=self.detect_max_side,
                             search_every=self.search_every, max_faces=self.max_faces)
@@ -123,7 +137,7 @@ class PreprocessConfig:
         """Frames of landmarks wanted on each side of a window: for smoothing and gaps, and
         for the speaker's sync score, measured over a span longer than the window."""
         speaker_side = (SpeakerConfig().span - self.window_length + 1) // 2
-        return max(self.smooth_window // 2 + self.max_gap, speaker_side)
+        return max(self.smooth_window // 2 + self.max_gap, speaker_side) + self.max_av_offset
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -85,7 +85,11 @@ def word_clip(tracks: VideoTracks, placed: PlacedWord, cut: clipping.CutCrops,
         shot=placed.shot, face_track=face.track.track_id, candidate_faces=placed.candidate_faces,
         speaker_score=placed.speaker_score, speaker_margin=placed.speaker_margin,
         asd_score=_optional(getattr(timing, "asd_score", None)),
-        alignment_confidence=_optional(getattr(timing, "confidence", None)))
+        alignment_confidence=_optional(getattr(timing, "confidence", None)),
+        av_offset=placed.shift_frames / fps,
+        av_offset_estimate=(placed.av_offset.frames / fps if placed.av_offset.frames_used
+                            else math.nan),
+        av_offset_peak=placed.av_offset.peak)
 
 
 def sentence_id(video_id: str, index: int) -> str:
@@ -197,7 +201,8 @@ class CropWordClipsFn(beam.DoFn):
         rule = dataclasses.replace(self._speaker, span=max(self._speaker.span,
                                                            window.frame_indices.shape[0]))
         return place_window(sentence.positions[0], sentence_text(transcript, sentence), start,
-                            end, window, tracks.faces, faces, energy, config.max_gap, rule)
+                            end, window, tracks.faces, faces, energy, config.max_gap, rule,
+                            min_face_size=config.min_face_size)
 
     def _placed_sentences(self, tracks: VideoTracks, energy: np.ndarray | None,
                           placed: list[tuple[Sentence, PlacedWord]]):

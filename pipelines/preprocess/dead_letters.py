@@ -7,7 +7,8 @@ that cannot be decoded takes all of its words) and its kind (`KIND_BY_REASON`):
   failure  something went wrong: unreadable or corrupt input, a decode error, a
            transcript that does not parse, an alignment error, a bad split key
   dropped  a word left out on purpose by a rule of the job: out of vocabulary, a
-           quality threshold, a speaker the job cannot tell apart
+           quality threshold, a face too small to read, a speaker the job cannot tell
+           apart
   no_clip  the word cannot be cut: no face in its window, its times are invalid or
            outside the video, it is spoken across a shot cut
 
@@ -35,6 +36,7 @@ KIND_BY_REASON: dict[tuple[str, str], str] = {
     ("quality", ANY_REASON): DROPPED,
     ("crop_mouths", "ambiguous_speaker"): DROPPED,
     ("crop_mouths", "no_sync_signal"): DROPPED,
+    ("crop_mouths", "face_too_small"): DROPPED,
     ("align_subtitles", "low_alignment_confidence"): DROPPED,
     ("align_subtitles", "cue_text_mismatch"): DROPPED,
     ("crop_mouths", "no_face"): NO_CLIP,
@@ -48,6 +50,7 @@ KIND_BY_REASON: dict[tuple[str, str], str] = {
     # Whole-sentence clips (--unit sentence): each takes no word with it (words_affected 0).
     ("crop_sentences", "ambiguous_speaker"): DROPPED,
     ("crop_sentences", "no_sync_signal"): DROPPED,
+    ("crop_sentences", "face_too_small"): DROPPED,
     ("crop_sentences", "no_face"): NO_CLIP,
     ("crop_sentences", "words_untimed"): NO_CLIP,
     ("crop_sentences", "sentence_crosses_cut"): NO_CLIP,

@@ -162,9 +162,11 @@ class DetectLandmarksFn(beam.DoFn):
         config, plan = self._config, job.plan
         media = plan.media if plan is not None else probe_media(path, config.fps)
         frames = frame_range(job, media.video_start)
-        # Regions are kept only where a crop can fall: the windows, without their context.
+        # Regions are kept only where a crop can fall: the windows, moved at most by the
+        # largest sound-to-picture offset, without their landmark context.
         sources = CropSources(self._reference, config.crop_size,
-                              wanted_ranges(job, config, media.video_start, frames, context=0))
+                              wanted_ranges(job, config, media.video_start, frames,
+                                            context=config.max_av_offset))
         tracked = clipping.track_video(
             path, config, self._backend, wanted_ranges(job, config, media.video_start, frames),
             media, frames, None if plan is None else plan.shot_starts,

@@ -17,20 +17,26 @@ _HELP = {
     "window_length": "frames per word clip, centred on the word (29 = 1.16 s, LRW)",
     "crop_size": "side in pixels of the square grey mouth crop",
     "max_side": "frames larger than this on either side are scaled down first",
-    "landmarks": f"landmark backend, one of {BACKENDS}: dlib is the offline default; "
-                 "fan (face-alignment) needs its extra and downloads weights on first use",
+    "landmarks": f"landmark backend, one of {BACKENDS}: mesh (BlazeFace and the 468-point "
+                 "face mesh, read as 68 points) is the offline default; dlib (HOG and its "
+                 "68-point model) ships too; fan (face-alignment) needs its extra and downloads "
+                 "weights on first use",
     "landmark_device": "torch device for the fan backend (cpu, cuda)",
     "detect_every": "run the face detector on every n-th frame and track in between",
     "detect_max_side": "frames are scaled to at most this size for face detection only",
     "search_every": "while faces are followed, search the whole frame for new faces at least "
                     "every n-th frame; the detections between look only around the followed "
                     "faces (set it to --detect_every to search the whole frame every time)",
-    "upsample": "dlib detector upsampling steps, for faces smaller than about 80 pixels",
+    "upsample": "dlib detector upsampling steps, for faces smaller than about 80 pixels "
+                "(dlib backend only)",
     "max_faces": "most faces followed at once in one shot (the largest are kept)",
     "chunk_seconds": "videos longer than this are cut into chunks of whole shots (a shot longer "
                      "than a chunk is split with overlap) that workers process in parallel",
     "max_gap": "frames without a face that may be bridged by interpolation",
-    "smooth_window": "frames in the centred moving average applied to landmarks",
+    "smooth_window": "frames in the centred moving average applied to landmarks before the "
+                     "crop is cut",
+    "max_av_offset": "sound-to-picture offsets searched per face track, in frames either way; "
+                     "a trusted offset moves the word windows to meet the mouth (0: off)",
     "end_tolerance": "seconds a word may end past the video's end (clamped); beyond: dead letter",
     "num_shards": "number of TFRecord shards (0: let the runner decide)",
     "compression": "TFRecord files: gzip (clips-*.tfrecord.gz) or none (clips-*.tfrecord, "

@@ -9,31 +9,9 @@ dead-letter output. Landmarks follow the 68-point iBUG scheme (0-based: 33 nose 
 36 and 45 outer eye corners), (x, y) in source-frame pixels. Pure numpy plus cv2 for
 the Laplacian; no Beam, no TensorFlow.
 
-Calibration of the defaults: min / median / max over clips. Real: the 120 clips of the
-20 sample videos (data/sample/grid_s1) as the preprocess job measures them on its own
-raw track (a rerun of the dlib tracker, detect_every 5, with gap filling max_gap 12
-and smoothing window 12 agrees to 0.0001 in jitter). Degraded: the same clips after
-one change each; "kept" counts the clips that pass all the defaults.
-
-  face_size px   real 59.3 / 63.3 / 65.8                            kept 120 of 120
-                 video at 75%: 44.3 / 47.4 / 49.0                   kept 120 of 120
-                 video at 50%: 29.4 / 32.6 / 36.9 (jitter up to 0.106)  kept 0
-                 video at 25%: the detector finds no face in any frame
-  yaw            real 0.007 / 0.098 / 0.162                         kept 120 of 120
-                 no turned heads in the sample; a rigid head model (outer eye corners
-                 450 apart, 135 behind the nose tip) gives yaw = 0.6 tan(turn):
-                 20 deg 0.22, 30 deg 0.35, 40 deg 0.50, 45 deg 0.60
-  jitter         real 0.0089 / 0.0123 / 0.0177                      kept 120 of 120
-                 raw + Gaussian noise sigma 1 px: 0.0203 / 0.0230 / 0.0271   kept 120
-                 2 px: 0.0367 / 0.0403 / 0.0446; 4 px: 0.072 / 0.077 / 0.085  kept 0
-  interpolated   real 0 / 0 / 0 (every frame of the sample is fitted)
-                 fits removed for a gap of g frames mid-word, error of the filled and
-                 smoothed track in the gap per face size: g 6: 0.003 / 0.005 / 0.012,
-                 g 12 (max_gap): 0.005 / 0.010 / 0.029
-  sharpness      real 28.2 / 42.7 / 56.4                            kept 120 of 120
-                 crops blurred, Gaussian sigma 1: 8.8 / 11.8 / 13.4 (kept 105);
-                 sigma 1.5: 5.1 / 6.4 / 7.1; sigma 3: 2.3 / 2.6 / 2.6       kept 0
-                 crops cut from the video at 75%: 17.7 / 25.2 / 42.2
+The thresholds were chosen on real footage (TED, interviews, presenters, press) and GRID,
+on a selection half of the videos and checked on the other half, by
+`benchmarks/quality_thresholds.py`; the procedure and its figures are in docs/quality.md.
 """
 
 from __future__ import annotations
@@ -65,32 +43,32 @@ class QualityMetrics:
 
     face_size: float              # median outer-eye-corner distance (36 to 45), source pixels
     yaw: float                    # head-turn proxy in [0, 1]: 0 frontal, about 1 in profile
-    jitter: float                 # mean |raw - smoothed| over fitted frames, per face_size
+    jitter: float                 # fitting noise of the rigid points, per face_size
     interpolated_fraction: float  # share of frames whose landmarks were not fitted, [0, 1]
     sharpness: float              # mean variance of the crop's Laplacian, grey levels squared
 
 
 @dataclass(frozen=True)
 class QualityThresholds:
-    """Limits a clip must keep; a value equal to its limit passes. Defaults: see module doc."""
+    """Limits a clip must keep; a value equal to its limit passes. The defaults were chosen
+    on real footage and GRID by benchmarks/quality_thresholds.py (selection half; see
+    docs/quality.md): the 97th percentile of real clips for yaw and jitter, the 3rd for
+    sharpness, and a face-size floor below which crops are mostly enlarged pixels."""
 
-    # 2/3 of the smallest sample face (59 px). The sample at 75% (44-49 px) still tracks as
-    # well as at full size and is kept; at 50% (29-37 px) the fitted points jitter four
-    # times as much (median 0.047) and the crop is a 2.5x upscale, so it is dropped.
-    min_face_size: float = 40.0
-    # About a 40-degree turn by the head model (0.6 tan(turn)); the sample's frontal faces
-    # reach 0.16, a 30-degree turn (0.35) is kept, 45 degrees (0.60) is not.
-    max_yaw: float = 0.5
-    # 1.7x the sample's worst clip (0.018). 1 px of fitting noise per point (0.020-0.027)
-    # is still kept, 2 px (0.037 or more) never is, nor 87 of 120 half-size clips.
-    max_jitter: float = 0.03
-    # Filling one gap of max_gap (12) frames, 0.41 of a 29-frame window, moves the smoothed
-    # track by at most 0.029 of the face size, within max_jitter: such a clip is kept. A
-    # clip where most frames were never fitted shows a face the model mostly lost.
+    # 80 / 30 = 2.7x enlarged at the floor (mouth about 19 px wide); the face mesh still
+    # tracks steadily and crops stay sharp at 20 px (the scale sweep), but past a 3x
+    # enlargement a crop shows interpolated pixels more than lips.
+    min_face_size: float = 30.0
+    # yaw 0.8: a head turned about 50 degrees by the head model (0.6 tan(turn)); TED
+    # speakers turned towards their audience reach it. Profile views go.
+    max_yaw: float = 0.8
+    # Fitting noise of 3.4% of the eye distance; GRID faces with 2 px of noise added to
+    # their points are all refused.
+    max_jitter: float = 0.034
+    # A clip where most frames were never fitted shows a face the model mostly lost.
     max_interpolated_fraction: float = 0.5
-    # Under 0.36x the blurriest sample clip (28.2) and 4x the sharpest crop blurred with
-    # sigma 3 (2.6); every crop blurred with sigma 1.5 or more (at most 7.1) is dropped.
-    min_sharpness: float = 10.0
+    # Every crop blurred with sigma 3 is refused, most (84%) blurred with sigma 1.5.
+    min_sharpness: float = 7.0
 
     def __post_init__(self):
         _require_range("min_face_size", self.min_face_size, 0.0, np.inf, "px")
@@ -158,24 +136,42 @@ def frame_yaws(landmarks: np.ndarray) -> np.ndarray:
     return np.minimum(np.abs(2.0 * ratio - 1.0), 1.0)
 
 
-def landmark_jitter(landmarks: np.ndarray, raw_landmarks: np.ndarray, fitted: np.ndarray,
-                    face_size: float) -> float:
-    """Mean over fitted frames of the mean point distance |raw - smoothed|, per face_size.
+# Points whose motion is the head's alone: brows, nose and eyes (17-47). The jaw line and
+# the lips move with speech, and the jaw line is the least certain part of every fit.
+RIGID_POINTS = slice(17, 48)
+_MAD_TO_SIGMA = 1.0 / 0.6745        # a normal variable's standard deviation per median |x|
+_SECOND_DIFFERENCE_GAIN = np.sqrt(6.0)  # std of x[t+1] - 2x[t] + x[t-1] for white noise
+_MIN_SECOND_DIFFERENCES = 5
+
+
+def landmark_jitter(raw_landmarks: np.ndarray, fitted: np.ndarray, face_size: float) -> float:
+    """Fitting noise of the rigid points (17-47) per face size: how much they shake.
+
+    The noise is read from second differences, p[t+1] - 2 p[t] + p[t-1], over runs of
+    consecutive fitted frames: a moving head (which any real speaker is) changes them
+    little, white fitting noise of sigma pixels per coordinate gives them a spread of
+    sqrt(6) sigma. Per point and coordinate the spread is taken robustly (median absolute
+    value / 0.6745, so a real jolt or a cut does not count), turned back into sigma, and
+    the result is the mean over points of sqrt(sigma_x^2 + sigma_y^2) over the face size:
+    the typical fitting error of one point, as a share of the eye distance.
 
     Args:
-      landmarks: float [T, 68, 2] smoothed points, pixels.
       raw_landmarks: float [T, 68, 2] points as fitted, pixels (ignored where not fitted).
       fitted: bool [T].
-      face_size: eye-corner distance in pixels (> 0) that makes the result scale-free.
+      face_size: eye-corner distance in pixels (> 0).
 
     Returns:
-      The jitter as a fraction of the face size; 0.0 when no frame is fitted.
+      The noise as a fraction of the face size; 0.0 when fewer than 5 second differences
+      can be formed (the interpolated-frames check covers such clips).
     """
-    if not fitted.any():
+    points = np.asarray(raw_landmarks, dtype=np.float64)[:, RIGID_POINTS]
+    fitted = np.asarray(fitted, dtype=bool)
+    usable = fitted[2:] & fitted[1:-1] & fitted[:-2]
+    if np.count_nonzero(usable) < _MIN_SECOND_DIFFERENCES:
         return 0.0
-    offsets = raw_landmarks[fitted].astype(np.float64) - landmarks[fitted].astype(np.float64)
-    per_frame = np.linalg.norm(offsets, axis=-1).mean(axis=-1)
-    return float(per_frame.mean() / face_size)
+    second = (points[2:] - 2.0 * points[1:-1] + points[:-2])[usable]
+    sigma = np.median(np.abs(second), axis=0) * _MAD_TO_SIGMA / _SECOND_DIFFERENCE_GAIN
+    return float(np.hypot(sigma[:, 0], sigma[:, 1]).mean() / face_size)
 
 
 def crop_sharpness(frames: np.ndarray) -> float:
@@ -205,7 +201,7 @@ def measure_quality(frames: np.ndarray, landmarks: np.ndarray, raw_landmarks: np
     return QualityMetrics(
         face_size=face_size,
         yaw=float(np.median(yaws)),
-        jitter=landmark_jitter(landmarks, raw_landmarks, fitted, face_size),
+        jitter=landmark_jitter(raw_landmarks, fitted, face_size),
         interpolated_fraction=float(np.count_nonzero(~fitted) / fitted.shape[0]),
         sharpness=crop_sharpness(frames))
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipelines.preprocess.active_speaker import SpeakerConfig, choose_speaker, mouth_opening
+from pipelines.preprocess.av_offset import NO_OFFSET, AvOffset, OffsetRule, delayed, \
+    estimate_offset
 from pipelines.preprocess.errors import RecordError
 from pipelines.preprocess.landmarks.face_tracks import FaceTrack
 from pipelines.preprocess.shots import shot_of, shot_range
@@ -30,7 +32,7 @@ class PreparedFace:
 
     `filled` (gaps interpolated, not smoothed) and `smoothed` float32 [L, 68, 2] and
     `usable` bool [L] share the track's frames. Crops use the smoothed points; the
-    speaker's sync score uses the filled ones, since smoothing over 12 frames (0.5 s)
+    speaker's sync score uses the filled ones, since smoothing (as over 12 frames, 0.5 s)
     averages away the mouth movements it measures.
     """
 
@@ -69,6 +71,24 @@ class PreparedFace:
         return self.track.fitted[np.asarray(frames) - self.track.first_frame]
 
 
+def face_offsets(faces: list[PreparedFace], energy: np.ndarray | None, energy_first: int,
+                 rule: OffsetRule | None = OffsetRule()) -> dict[int, AvOffset]:
+    """Track id -> the offset of its sound from its mouth (av_offset.py) over the whole
+    track, from its gap-filled points and the energy per frame from `energy_first` on;
+    empty without audio or without a rule (offsets off)."""
+    if energy is None or rule is None:
+        return {}
+    found = {}
+    for face in faces:
+        frames = face.track.first_frame + np.arange(face.usable.shape[0])
+        inside = (frames >= energy_first) & (frames < energy_first + energy.shape[0])
+        frames = frames[inside]
+        opening = mouth_opening(face.points_or_nan(frames, "filled"))
+        found[face.track.track_id] = estimate_offset(opening, energy[frames - energy_first],
+                                                     rule)
+    return found
+
+
 def prepare_faces(faces: list[FaceTrack], max_gap: int, smooth_window: int) -> list[PreparedFace]:
     """Each track gap-filled (up to `max_gap` frames) and smoothed (`smooth_window` frames)."""
     prepared = []
@@ -97,6 +117,8 @@ class PlacedWord:
     candidate_faces: int
     speaker_score: float = math.nan
     speaker_margin: float = math.nan
+    av_offset: AvOffset = NO_OFFSET   # the chosen face's sound-to-picture offset estimate
+    shift_frames: int = 0             # frames the window was moved earlier to meet the mouth
 
     @property
     def first_frame(self) -> int:
@@ -137,10 +159,12 @@ def speaker_span(window: WordWindow, shot: int, video: VideoFaces, span: int) ->
 
 
 def _sync(candidates: list[PreparedFace], frames: np.ndarray, energy: np.ndarray,
-          energy_first: int, rule: SpeakerConfig):
-    # Unsmoothed (gap-filled) points: smoothing over 12 frames averages away the movement.
-    openings = {str(face.track.track_id): mouth_opening(face.points_or_nan(frames, "filled"))
-                for face in candidates}
+          energy_first: int, rule: SpeakerConfig, shifts: dict[int, int]):
+    # Unsmoothed (gap-filled) points: smoothing averages away the movement. A face whose
+    # sound follows its mouth by k frames is scored with its mouth moved k frames later.
+    openings = {str(face.track.track_id): delayed(
+        mouth_opening(face.points_or_nan(frames, "filled")), shifts.get(face.track.track_id, 0))
+        for face in candidates}
     return choose_speaker(openings, energy[frames - energy_first], rule.max_lag,
                           rule.min_margin)
 
@@ -156,23 +180,57 @@ def _refusal_detail(choice, candidates: int, rule: SpeakerConfig) -> str:
 
 def place_word(index: int, word: str, start: float, end: float, video: VideoFaces,
                faces: list[PreparedFace], energy: np.ndarray | None, length: int, fps: float,
-               end_tolerance: float, max_gap: int, rule: SpeakerConfig) -> PlacedWord:
+               end_tolerance: float, max_gap: int, rule: SpeakerConfig,
+               offsets: dict[int, AvOffset] | None = None,
+               offset_rule: OffsetRule | None = OffsetRule(),
+               min_face_size: float = 0.0) -> PlacedWord:
     """The word's window, shot and face; RecordError says why a word cannot be cut.
 
     `start`, `end`: seconds from the first video frame. `energy`: float log speech
     energy per frame from frame `video.first` on (the decoded range), or None when the
-    video has no audio. Reasons:
-    invalid_word_times, word_outside_video, word_crosses_cut, no_face,
-    ambiguous_speaker, no_sync_signal.
+    video has no audio. `offsets`: each track's sound-to-picture offset (`face_offsets`);
+    where the chosen face's is trusted (`AvOffset.applied`), the window is moved to meet
+    its mouth (`PlacedWord.shift_frames`), unless the moved window leaves its shot or its
+    face. Reasons: invalid_word_times, word_outside_video, word_crosses_cut, no_face,
+    face_too_small, ambiguous_speaker, no_sync_signal.
     """
     window = word_window(start, end, video.num_frames, length, fps, end_tolerance)
-    return place_window(index, word, start, end, window, video, faces, energy, max_gap, rule)
+    placed = place_window(index, word, start, end, window, video, faces, energy, max_gap, rule,
+                          offsets, offset_rule, min_face_size)
+    if placed.shift_frames:
+        try:
+            moved = word_window(start - placed.shift_frames / fps, end - placed.shift_frames / fps,
+                                video.num_frames, length, fps, end_tolerance)
+            moved, shot = window_in_shot(moved, video)
+        except RecordError:
+            placed.shift_frames = 0
+            return placed
+        if shot != placed.shot or placed.face.uncovered(moved.frame_indices):
+            placed.shift_frames = 0
+        else:
+            placed.window = moved
+    return placed
+
+
+def _too_small(face: PreparedFace, frames: np.ndarray, min_face_size: float) -> str | None:
+    """Why the face is too small to read (its median eye-corner distance), or None."""
+    if min_face_size <= 0:
+        return None
+    points = face.points(frames)
+    size = float(np.median(np.linalg.norm(points[:, 45] - points[:, 36], axis=-1)))
+    if size >= min_face_size:
+        return None
+    return (f"face size {size:.1f} px (outer eye corners; the mouth about {0.6 * size:.0f} px "
+            f"wide) < min_face_size {min_face_size:.1f} px")
 
 
 def place_window(index: int, word: str, start: float, end: float, window: WordWindow,
                  video: VideoFaces, faces: list[PreparedFace], energy: np.ndarray | None,
-                 max_gap: int, rule: SpeakerConfig) -> PlacedWord:
-    """As `place_word`, for a window already laid over the video (any length)."""
+                 max_gap: int, rule: SpeakerConfig, offsets: dict[int, AvOffset] | None = None,
+                 offset_rule: OffsetRule | None = OffsetRule(),
+                 min_face_size: float = 0.0) -> PlacedWord:
+    """As `place_word`, for a window already laid over the video (any length); the window
+    itself is not moved by the offset (the caller moves it: `shift_frames`)."""
     window, shot = window_in_shot(window, video)
     length = int(window.frame_indices.shape[0])
     in_shot = [face for face in faces if face.track.shot == shot]
@@ -183,16 +241,24 @@ def place_window(index: int, word: str, start: float, end: float, window: WordWi
         raise RecordError("no_face", f"{faceless} of {length} window frames have no face within "
                                      f"{max_gap} frames")
     placed = PlacedWord(index, word, start, end, window, shot, candidates[0], len(candidates))
+    offsets = offsets if offset_rule is not None else {}
+    shifts = {track: found.applied(offset_rule) for track, found in (offsets or {}).items()}
     if energy is None:
         if len(candidates) > 1:
             raise RecordError("ambiguous_speaker", f"{len(candidates)} faces in the window and "
                                                    "no audio to tell which one speaks")
-        return placed
-    choice = _sync(candidates, speaker_span(window, shot, video, rule.span), energy, video.first,
-                   rule)
-    if choice.track_id is None:
-        raise RecordError(choice.reason, _refusal_detail(choice, len(candidates), rule))
-    placed.face = next(f for f in candidates if str(f.track.track_id) == choice.track_id)
-    placed.speaker_score = float(choice.score)
-    placed.speaker_margin = float(choice.margin) if len(candidates) > 1 else math.nan
+    else:
+        choice = _sync(candidates, speaker_span(window, shot, video, rule.span), energy,
+                       video.first, rule, shifts)
+        if choice.track_id is None:
+            raise RecordError(choice.reason, _refusal_detail(choice, len(candidates), rule))
+        placed.face = next(f for f in candidates if str(f.track.track_id) == choice.track_id)
+        placed.speaker_score = float(choice.score)
+        placed.speaker_margin = float(choice.margin) if len(candidates) > 1 else math.nan
+    too_small = _too_small(placed.face, frames, min_face_size)
+    if too_small:
+        raise RecordError("face_too_small", too_small)
+    track = placed.face.track.track_id
+    placed.av_offset = (offsets or {}).get(track, NO_OFFSET)
+    placed.shift_frames = shifts.get(track, 0)
     return placed
