@@ -9,8 +9,10 @@
 on which every setting is measured and the setting and threshold are chosen, and a
 held-out half, on which the chosen setting is reported. Within each half the clips are
 paired in a cycle: clip A (the speaker, with its audio) against clip B (the same person
-saying another sentence, the hardest distractor). Landmarks come from the dlib tracker
-(the preprocess job's defaults) on each clip's own frames, which is what a split screen
+saying another sentence, the hardest distractor). Landmarks come from the default
+backend's tracker (the preprocess job's defaults; results/active_speaker.json was made with
+dlib, the default of its time, results/active_speaker_mesh.json with the face mesh) on
+each clip's own frames, which is what a split screen
 of the two would give up to scale; gaps are bridged as the job does, with no smoothing.
 
 For every word of A, and every setting, A's mouth and B's mouth are scored against A's
@@ -358,10 +360,10 @@ def machine(load_before: float | None) -> dict:
 
 
 def versions() -> dict:
-    import dlib
-
+    """Package versions and the landmark backend that gave the openings (the default)."""
+    backend = make_backend(PreprocessConfig().landmarks)
     return {"python": platform.python_version(), "numpy": np.__version__,
-            "dlib": dlib.__version__}
+            **{f"landmarks_{k}": v for k, v in backend.versions().items()}}
 
 
 def main() -> None:

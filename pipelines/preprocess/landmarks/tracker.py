@@ -109,6 +109,9 @@ class FaceTracker:
             return None
         box = self._pick_box(boxes).astype(np.float64)
         points = self._backend.fit_landmarks(frame, box)
+        if points is None:  # the landmark model sees no face in the detector's box
+            self.reset()
+            return None
         self._offsets = box_offsets(box, points_box(points))
         self._since_detection = 1
         self._points = points
@@ -120,8 +123,8 @@ class FaceTracker:
             return self._detect_and_fit(frame)
         box = box_from_extent(points_box(self._points), self._offsets)
         points = self._backend.fit_landmarks(frame, box)
-        fitted_box = box_from_extent(points_box(points), self._offsets)
-        if box_iou(box, fitted_box) < _MIN_TRACK_IOU:
+        if points is None or box_iou(box, box_from_extent(points_box(points),
+                                                          self._offsets)) < _MIN_TRACK_IOU:
             return self._detect_and_fit(frame)
         self._points = points
         self._since_detection += 1
