@@ -29,7 +29,7 @@ class VoiceActivityConfig:
     """Voice activity per video frame.
 
     `aggressiveness`: the detector's mode, 0 (most frames are speech) to 3 (the strictest;
-    on GRID the others start a sentence's speech 0.4-0.6 s early, in breath and noise);
+    the others start GRID sentences' speech in the breath and noise before them);
     `min_voiced`: the share of the 10 ms detector frames under a video frame that must be
     voiced; `max_pause`, `min_speech`: pauses bridged and blips dropped, in video frames.
     """

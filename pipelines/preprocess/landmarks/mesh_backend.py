@@ -8,10 +8,9 @@ import under numpy 2, so the pre- and post-processing is written here.
 Detection: the frame is letterboxed into the full-range detector's 192x192 input; its
 2,304 anchors (a 48x48 grid) give boxes, kept above `MIN_SCORE` and merged by
 score-weighted non-maximum suppression, as MediaPipe does. Where it finds no face, the
-short-range detector (128x128, made for faces that fill the picture) is tried: on the
-tight face crops of LRS2/LRS3 (the face overflowing the frame) the full-range model alone
-finds faces in 10% of frames of the frame padded as the tracker pads it in 79%, the
-short-range model in 100% (542 frames of 28 real clips cut to 60% around the face).
+short-range detector (128x128, made for faces that fill the picture) is tried: the
+full-range model misses most faces that overflow a tight crop, even in the frame padded
+as the tracker pads it (docs/real_footage.md).
 Landmarks: a square region 1.5x the face box, turned so the eyes are level, is warped to
 the mesh model's 192x192 input; the 468 points come back through the inverse warp and
 are read as the 68 iBUG points through `MESH_TO_IBUG` (mesh_points.py). A region whose
