@@ -31,7 +31,9 @@ import sys
 
 import numpy as np
 
-from bench_utils import cpu_model, load_average, stdout_to_stderr, write_result  # beside this script
+from bench_utils import (  # beside this script
+    add_output_argument, cpu_model, load_average, output_path,
+    stdout_to_stderr, write_result)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_OUTPUT = "benchmarks/results/av_offset.json"
@@ -126,10 +128,9 @@ def main(argv=None) -> int:
                         help="a folder of real footage (searched recursively); repeat")
     parser.add_argument("--every", type=int, default=2,
                         help="use every N-th GRID recording in name order (default 2)")
-    parser.add_argument("--output", default=None,
-                        help=f"JSON file to write (default: {DEFAULT_OUTPUT})")
+    add_output_argument(parser, DEFAULT_OUTPUT)
     args = parser.parse_args(argv)
-    output = os.path.abspath(args.output or os.path.join(REPO, DEFAULT_OUTPUT))
+    output = output_path(args.output, REPO, DEFAULT_OUTPUT)
     sys.path.insert(0, REPO)
     from pipelines.preprocess.av_offset import OffsetRule
     from pipelines.preprocess.config import PreprocessConfig

@@ -48,3 +48,14 @@ def write_result(path: str, result: dict) -> None:
         json.dump(result, handle, indent=1)
         handle.write("\n")
     print(json.dumps(result, indent=1))
+
+
+def add_output_argument(parser, default: str) -> None:
+    """The --output flag every benchmark takes: the JSON file to write."""
+    parser.add_argument("--output", default=None,
+                        help=f"JSON file to write (default: {default})")
+
+
+def output_path(value: str | None, repo: str, default: str) -> str:
+    """The absolute path of --output: as given, or `default` inside the repository."""
+    return os.path.abspath(value or os.path.join(repo, default))

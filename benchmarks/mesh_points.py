@@ -23,7 +23,9 @@ import sys
 
 import numpy as np
 
-from bench_utils import cpu_model, stdout_to_stderr, write_result  # beside this script
+from bench_utils import (  # beside this script
+    add_output_argument, cpu_model, output_path, stdout_to_stderr,
+    write_result)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_OUTPUT = "benchmarks/results/mesh_points.json"
@@ -90,10 +92,9 @@ def main(argv=None) -> int:
     parser.add_argument("--grid", required=True, help="a GRID speaker folder (video/, align/)")
     parser.add_argument("--videos", type=int, default=40, help="recordings used (default 40)")
     parser.add_argument("--every", type=int, default=10, help="every n-th frame (default 10)")
-    parser.add_argument("--output", default=None,
-                        help=f"JSON file to write (default: {DEFAULT_OUTPUT})")
+    add_output_argument(parser, DEFAULT_OUTPUT)
     args = parser.parse_args(argv)
-    output = os.path.abspath(args.output or os.path.join(REPO, DEFAULT_OUTPUT))
+    output = output_path(args.output, REPO, DEFAULT_OUTPUT)
     sys.path.insert(0, REPO)
     from pipelines.preprocess.landmarks.mesh_points import MESH_TO_IBUG
 

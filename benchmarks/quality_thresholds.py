@@ -44,7 +44,9 @@ import tempfile
 
 import numpy as np
 
-from bench_utils import cpu_model, load_average, stdout_to_stderr, write_result  # beside this script
+from bench_utils import (  # beside this script
+    add_output_argument, cpu_model, load_average, output_path,
+    stdout_to_stderr, write_result)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_OUTPUT = "benchmarks/results/quality_thresholds.json"
@@ -231,10 +233,9 @@ def main(argv=None) -> int:
     parser.add_argument("--grid", required=True, help="a GRID speaker folder (video/, align/)")
     parser.add_argument("--grid-videos", type=int, default=20,
                         help="GRID recordings used, the first in name order (default 20)")
-    parser.add_argument("--output", default=None,
-                        help=f"JSON file to write (default: {DEFAULT_OUTPUT})")
+    add_output_argument(parser, DEFAULT_OUTPUT)
     args = parser.parse_args(argv)
-    output = os.path.abspath(args.output or os.path.join(REPO, DEFAULT_OUTPUT))
+    output = output_path(args.output, REPO, DEFAULT_OUTPUT)
     sys.path.insert(0, REPO)
     from pipelines.preprocess.quality import QualityThresholds
 

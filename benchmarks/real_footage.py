@@ -49,7 +49,9 @@ import time
 
 import numpy as np
 
-from bench_utils import cpu_model, load_average, stdout_to_stderr, write_result  # beside this script
+from bench_utils import (  # beside this script
+    add_output_argument, cpu_model, load_average, output_path,
+    stdout_to_stderr, write_result)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_OUTPUT = "benchmarks/results/real_footage.json"
@@ -455,8 +457,7 @@ def main(argv=None) -> int:
                              "each tree's own)")
     parser.add_argument("--no-job", dest="job", action="store_false",
                         help="skip the preprocess job runs")
-    parser.add_argument("--output", default=None,
-                        help=f"JSON file to write (default: {DEFAULT_OUTPUT})")
+    add_output_argument(parser, DEFAULT_OUTPUT)
     parser.add_argument("--pool", nargs="*", default=[],
                         help="set names also summarised together, per run (e.g. the real "
                              "footage folders, without GRID)")
@@ -482,7 +483,7 @@ def main(argv=None) -> int:
         parser.error(f"not a folder: {', '.join(missing)}")
     trees = [t.split("=", 1) if "=" in t else (t, os.path.basename(os.path.abspath(t)))
              for t in (args.tree or [REPO])]
-    output = os.path.abspath(args.output or os.path.join(REPO, DEFAULT_OUTPUT))
+    output = output_path(args.output, REPO, DEFAULT_OUTPUT)
     sys.path.insert(0, REPO)
     from pipelines.preprocess.config import PreprocessConfig
 
