@@ -96,11 +96,20 @@ def test_a_turning_head_a_pan_or_a_flash_is_not_a_cut(tmp_path):
     assert detector.cuts == []
 
 
-def test_a_face_turning_away_mid_clip_ends_its_track_and_loses_no_word(fns, tmp_path):
-    # The picture turns over frames 25-36 and stays turned: the frontal detector loses the
-    # face, the track is kept by fitting alone for two missed detections, then ends.
+@pytest.fixture(scope="module")
+def dlib_fns():
+    config = dataclasses.replace(CONFIG, landmarks="dlib")
+    detect, crop = DetectLandmarksFn(config), CropWordClipsFn(config)
+    detect.setup()
+    crop.setup()
+    return detect, crop
+
+
+def test_a_face_turning_away_mid_clip_ends_its_track_and_loses_no_word(dlib_fns, tmp_path):
+    # The picture turns over frames 25-36 and stays turned: dlib's frontal detector loses
+    # the face, the track is kept by fitting alone for two missed detections, then ends.
     turned = media.turning(media.sample_video(), str(tmp_path / "turn.mp4"), 25, 12)
-    clips, failures, tracks = _run(fns, turned, _words("bbaf3s"))
+    clips, failures, tracks = _run(dlib_fns, turned, _words("bbaf3s"))
     (face,) = tracks.faces.faces
     assert 36 < face.last_frame < 74  # followed into the turn, not to the end
     assert len(clips) + len(failures) == 6
@@ -109,6 +118,16 @@ def test_a_face_turning_away_mid_clip_ends_its_track_and_loses_no_word(fns, tmp_
     assert "soon" in {f["word"] for f in failures}  # window 27-55: the face is gone
     for record in clips:
         assert record.first_frame + 28 <= face.last_frame + CONFIG.max_gap, record.word
+
+
+def test_the_face_mesh_follows_a_face_through_the_turn(fns, tmp_path):
+    # The same turn: the face mesh (the default) keeps finding and fitting the turned face
+    # to the end of the clip, so every word is cut from it.
+    turned = media.turning(media.sample_video(), str(tmp_path / "turn.mp4"), 25, 12)
+    clips, failures, tracks = _run(fns, turned, _words("bbaf3s"))
+    (face,) = tracks.faces.faces
+    assert face.last_frame == 74 and face.fitted.all()
+    assert failures == [] and len(clips) == 6
 
 
 def test_shot_lookup_and_window_clamped_to_its_shot():
