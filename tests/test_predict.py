@@ -152,14 +152,20 @@ def test_a_bad_video_is_reported_and_the_others_still_read(export, tmp_path):
     with open(broken, "wb") as handle:
         handle.write(b"this is no video at all\n" * 200)
     missing = str(tmp_path / "missing.mp4")
+    # A transcript built to break its parser (a count Python's int() overflows on).
+    hostile = _alone("bbiz1s", tmp_path / "hostile")
+    (tmp_path / "hostile" / "bbiz1s.TextGrid").write_text(
+        'File type = "ooTextFile"\nObject class = "TextGrid"\nxmin = 0\nxmax = 1\n'
+        'tiers? <exists>\nsize = 1e400\n')
     output = tmp_path / "out"
-    result = lipflow("predict", broken, missing, media.sample_video(WITH_TRANSCRIPT),
+    result = lipflow("predict", broken, missing, hostile, media.sample_video(WITH_TRANSCRIPT),
                      "--model", export, "--output", str(output))
     assert result.returncode == 1, result.stderr[-3000:]
     assert f"{missing}: missing_video" in result.stderr and "Traceback" not in result.stderr
     lines = _jsonl(output / "predictions.jsonl")
     failed = {line["video"]: line["error"] for line in lines if "segment" not in line}
-    assert failed == {broken: "not_a_video", missing: "missing_video"}
+    assert failed == {broken: "not_a_video", missing: "missing_video",
+                      hostile: "unparseable_transcript"}
     assert any(line["video"] == media.sample_video(WITH_TRANSCRIPT) and "top" in line
                for line in lines)
 

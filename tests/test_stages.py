@@ -45,19 +45,33 @@ def test_read_transcripts_routes_bad_transcripts_to_dead_letters(tmp_path):
     latin1.write_bytes("0 1000 caf\xe9\n".encode("latin-1"))
     garbled = tmp_path / "garbled.align"
     garbled.write_text("0 17750 sil\nthis is not a line\n")
+    # Files built to break a parser: an overflowing count, a number Python cannot convert.
+    overflow = tmp_path / "overflow.TextGrid"
+    overflow.write_text('File type = "ooTextFile"\nObject class = "TextGrid"\nxmin = 0\n'
+                        'xmax = 1\ntiers? <exists>\nsize = 1e400\n')
+    giant = tmp_path / "giant.srt"
+    giant.write_text(f"1\n{'9' * 5000}:00:00,000 --> 00:00:01,000\nhello\n")
+    large = tmp_path / "large.align"
+    large.write_text("0 1000 a\n" * 1000)
     videos = [
         VideoInput(media.sample_video(), "good", media.sample_align()),
         VideoInput("a.mp4", "no_transcript", None),
         VideoInput("b.mp4", "latin", str(latin1)),
         VideoInput("c.mp4", "garbled", str(garbled)),
+        VideoInput("d.mp4", "overflow", str(overflow)),
+        VideoInput("e.mp4", "giant", str(giant)),
+        VideoInput("f.mp4", "large", str(large)),
     ]
     pipeline = BeamTestPipeline()
-    out = pipeline | beam.Create(videos) | ReadTranscripts()
+    out = pipeline | beam.Create(videos) | ReadTranscripts(max_bytes=8000)
     assert_that(out.jobs | beam.Map(lambda j: (j.input.video_id, len(j.transcript.words))),
                 equal_to([("good", 6)]), label="main")
     assert_that(out[DEAD_LETTER] | beam.Map(lambda f: (f["video_id"], f["reason"])),
                 equal_to([("no_transcript", "missing_transcript"), ("latin", "bad_encoding"),
-                          ("garbled", "unparseable_transcript")]), label="dead")
+                          ("garbled", "unparseable_transcript"),
+                          ("overflow", "unparseable_transcript"),
+                          ("giant", "unparseable_transcript"),
+                          ("large", "transcript_too_large")]), label="dead")
     result = pipeline.run()
     result.wait_until_finish()
     assert _counter(result, "read_transcript.ok") == 1

@@ -281,3 +281,54 @@ def test_transcript_rejects_unknown_format_and_anchor():
         Transcript("lrw", (), anchor="middle")
     with pytest.raises(ValueError, match="format"):
         Transcript("srt", ())
+
+
+# --- hostile transcripts: one bad file is one dead letter, never an exception ----------------
+
+def _textgrid(size: str = "1", intervals: int = 2) -> bytes:
+    rows = "".join(f'        intervals [{i + 1}]:\n            xmin = {i * 0.5}\n'
+                   f'            xmax = {(i + 1) * 0.5}\n            text = "w{i}"\n'
+                   for i in range(intervals))
+    return ('File type = "ooTextFile"\nObject class = "TextGrid"\n\nxmin = 0\n'
+            f'xmax = {intervals * 0.5}\ntiers? <exists>\nsize = {size}\nitem []:\n'
+            '    item [1]:\n        class = "IntervalTier"\n        name = "words"\n'
+            f'        xmin = 0\n        xmax = {intervals * 0.5}\n'
+            f'        intervals: size = {intervals}\n' + rows).encode()
+
+
+@pytest.mark.parametrize("size", ["1e400", "1e9", "-1", "2.5"])
+def test_a_textgrid_with_an_impossible_count_is_unparseable(size):
+    assert len(parse_transcript(_textgrid(), "a.TextGrid").words) == 2
+    error = _error(_textgrid(size), "a.TextGrid")
+    assert error.reason == "unparseable_transcript" and "line 7" in error.detail
+
+
+def test_a_number_of_thousands_of_digits_in_a_cue_is_read_digit_by_digit():
+    digits = "9" * 5000  # int() refuses strings of more than 4,300 digits
+    cue = parse_transcript(f"1\n00:00:01,000 --> 00:00:02,000\nhello {digits}\n".encode(),
+                           "a.srt").cues[0]
+    assert cue.words == ("hello",) + ("nine",) * 5000
+
+
+def test_a_cue_time_of_thousands_of_digits_is_a_broken_time_line():
+    error = _error(f"1\n{'9' * 5000}:00:01,000 --> 00:00:02,000\nhello\n".encode(), "a.srt")
+    assert error.reason == "unparseable_transcript" and "line 2" in error.detail
+
+
+def test_a_transcript_over_the_size_limit_is_refused_unread():
+    with pytest.raises(RecordError) as caught:
+        parse_transcript(b"0 1000 a\n" * 20, "a.align", max_bytes=100)
+    assert caught.value.reason == "transcript_too_large" and "180 bytes" in caught.value.detail
+    assert len(parse_transcript(b"0 1000 a\n" * 20, "a.align", max_bytes=180).words) == 20
+
+
+def test_whatever_a_parser_raises_is_one_transcripts_failure(monkeypatch):
+    from pipelines.preprocess.transcripts import parse as parse_module
+
+    def broken(text, name):
+        raise KeyError("no such tier")
+
+    monkeypatch.setitem(parse_module._FORMATS, ".csv", (parse_module.decode_utf8, broken))
+    error = _error(b"a,0,1\n", "a.csv")
+    assert error.reason == "unparseable_transcript"
+    assert "KeyError" in error.detail and "no such tier" in error.detail

@@ -27,7 +27,7 @@ from pipelines.preprocess.errors import RecordError
 from pipelines.preprocess.inputs import VideoInput, transcript_for
 from pipelines.preprocess.landmarks.base import LandmarkBackend
 from pipelines.preprocess.read_transcripts import VideoJob
-from pipelines.preprocess.transcripts import parse_transcript
+from pipelines.preprocess.transcripts import MAX_TRANSCRIPT_BYTES, parse_transcript
 from pipelines.preprocess.word_placement import PlacedWord, prepare_faces, video_word_times
 from pipelines.predict import segments
 
@@ -92,7 +92,8 @@ def read_transcript(video: str, transcript: str, aligner=None) -> VideoWords:
     `aligner`: an AlignSubtitlesFn set up, or a function returning one, called only when
     the transcript needs it); RecordError for a transcript that cannot be read."""
     with open(transcript, "rb") as handle:
-        parsed = parse_transcript(handle.read(), os.path.basename(transcript))
+        parsed = parse_transcript(handle.read(MAX_TRANSCRIPT_BYTES + 1),
+                                  os.path.basename(transcript))
     job = VideoJob(VideoInput(video, os.path.basename(video), transcript), parsed)
     if not parsed.needs_alignment:
         return VideoWords(job)

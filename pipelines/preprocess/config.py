@@ -38,6 +38,7 @@ class PreprocessConfig:
     max_faces: int = 8                 # faces followed at once in a shot
     max_gap: int = 12                  # frames without a face that may be interpolated over
     chunk_seconds: float = 60.0        # longer videos are cut into chunks of whole shots
+    max_transcript_mb: float = 16.0    # a larger transcript is a dead letter, unread
     smooth_window: int = 3             # centred moving average of landmarks, in frames
     max_av_offset: int = 10            # sound-to-picture offsets searched, frames either way
                                        # (0: none is estimated or applied)
@@ -68,7 +69,7 @@ class PreprocessConfig:
     def __post_init__(self):
         positive = ("fps", "window_length", "crop_size", "max_side", "detect_every",
                     "search_every", "detect_max_side", "smooth_window", "max_faces",
-                    "chunk_seconds")
+                    "chunk_seconds", "max_transcript_mb")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
@@ -108,6 +109,10 @@ class PreprocessConfig:
             min_face_size=self.min_face_size, max_yaw=self.max_yaw, max_jitter=self.max_jitter,
             max_interpolated_fraction=self.max_interpolated_fraction,
             min_sharpness=self.min_sharpness)
+
+    @property
+    def max_transcript_bytes(self) -> int:
+        return int(self.max_transcript_mb * 1024 * 1024)
 
     @property
     def offset_rule(self) -> OffsetRule | None:

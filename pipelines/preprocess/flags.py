@@ -32,6 +32,8 @@ _HELP = {
     "max_faces": "most faces followed at once in one shot (the largest are kept)",
     "chunk_seconds": "videos longer than this are cut into chunks of whole shots (a shot longer "
                      "than a chunk is split with overlap) that workers process in parallel",
+    "max_transcript_mb": "a transcript larger than this (MiB) is a dead letter "
+                         "(read_transcript/transcript_too_large), not read",
     "max_gap": "frames without a face that may be bridged by interpolation",
     "smooth_window": "frames in the centred moving average applied to landmarks before the "
                      "crop is cut",

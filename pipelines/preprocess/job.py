@@ -88,7 +88,7 @@ def build_pipeline(pipeline: beam.Pipeline, listing: InputListing, config: Prepr
     videos = (pipeline
               | "ListVideos" >> beam.Create(listing.videos)
               | "SpreadVideos" >> beam.Reshuffle())
-    parsed = videos | "ReadTranscripts" >> ReadTranscripts()
+    parsed = videos | "ReadTranscripts" >> ReadTranscripts(config.max_transcript_bytes)
     aligned = parsed.jobs | "AlignSubtitles" >> AlignSubtitles()
     planned = aligned.jobs | "PlanChunks" >> PlanChunks(config)
     tracked = (planned["jobs"]

@@ -14,7 +14,8 @@ from pipelines.preprocess.chunks import Chunk
 from pipelines.preprocess.dead_letters import COUNTER_NAMESPACE, DEAD_LETTER, dead_letter, failure
 from pipelines.preprocess.errors import RecordError
 from pipelines.preprocess.inputs import VideoInput
-from pipelines.preprocess.transcripts import TRANSCRIPT_SUFFIXES, Transcript, parse_transcript
+from pipelines.preprocess.transcripts import (MAX_TRANSCRIPT_BYTES, TRANSCRIPT_SUFFIXES, Transcript,
+                                              parse_transcript)
 
 STAGE = "read_transcript"
 
@@ -65,15 +66,18 @@ class VideoJob:
         return self.plan.word_indices
 
 
-def _read_bytes(path: str) -> bytes:
+def _read_bytes(path: str, limit: int) -> bytes:
+    """The file's bytes, at most `limit` + 1 of them (enough to tell it is too large)."""
     with FileSystems.open(path) as handle:
-        return handle.read()
+        return handle.read(limit + 1)
 
 
 class ParseTranscriptFn(beam.DoFn):
-    """VideoInput -> VideoJob; a missing or unreadable transcript is a dead letter."""
+    """VideoInput -> VideoJob; a missing, unreadable, too large or unparseable transcript is
+    a dead letter, whatever went wrong inside its parser."""
 
-    def __init__(self):
+    def __init__(self, max_bytes: int = MAX_TRANSCRIPT_BYTES):
+        self._max_bytes = max_bytes
         self._parsed = Metrics.counter(COUNTER_NAMESPACE, f"{STAGE}.ok")
 
     def process(self, video: VideoInput):
@@ -84,8 +88,9 @@ class ParseTranscriptFn(beam.DoFn):
                 "beside it or in a sibling folder", video_id=video.video_id))
             return
         try:
-            data = _read_bytes(video.transcript)
-            transcript = parse_transcript(data, os.path.basename(video.transcript))
+            data = _read_bytes(video.transcript, self._max_bytes)
+            transcript = parse_transcript(data, os.path.basename(video.transcript),
+                                          self._max_bytes)
         except RecordError as err:
             yield dead_letter(failure(video.transcript, STAGE, err.reason, err.detail,
                                       video_id=video.video_id))
@@ -101,6 +106,10 @@ class ParseTranscriptFn(beam.DoFn):
 class ReadTranscripts(beam.PTransform):
     """PCollection[VideoInput] -> main: VideoJob, dead_letter: failures."""
 
+    def __init__(self, max_bytes: int = MAX_TRANSCRIPT_BYTES):
+        super().__init__()
+        self._max_bytes = max_bytes
+
     def expand(self, videos):
-        return videos | "ParseTranscript" >> beam.ParDo(ParseTranscriptFn()).with_outputs(
-            DEAD_LETTER, main="jobs")
+        return videos | "ParseTranscript" >> beam.ParDo(
+            ParseTranscriptFn(self._max_bytes)).with_outputs(DEAD_LETTER, main="jobs")

@@ -33,11 +33,13 @@ from pipelines.preprocess.transcripts.common import (MAX_QUOTED_CHARS, SUBTITLE_
                                                      Transcript, WordTiming)
 from pipelines.preprocess.transcripts.cue_text import normalise_cue_text
 from pipelines.preprocess.transcripts.grid import GRID_SILENCE_WORDS, GRID_TICKS_PER_SECOND
-from pipelines.preprocess.transcripts.parse import TRANSCRIPT_SUFFIXES, parse_transcript
+from pipelines.preprocess.transcripts.parse import (MAX_TRANSCRIPT_BYTES, TRANSCRIPT_SUFFIXES,
+                                                    parse_transcript)
 from pipelines.preprocess.transcripts.textgrid import TEXTGRID_SILENCE_LABELS
 
 __all__ = [
     "BadCue", "Cue", "GRID_SILENCE_WORDS", "GRID_TICKS_PER_SECOND", "MAX_QUOTED_CHARS",
+    "MAX_TRANSCRIPT_BYTES",
     "SUBTITLE_FORMATS", "TEXTGRID_SILENCE_LABELS", "TIME_ANCHORS", "TRANSCRIPT_FORMATS",
     "TRANSCRIPT_SUFFIXES", "Transcript", "WORD_TIMED_FORMATS", "WordTiming",
     "normalise_cue_text", "parse_transcript",

@@ -40,6 +40,7 @@ _SCALES = ((10**12, "trillion"), (10**9, "billion"), (10**6, "million"), (10**3,
 _IRREGULAR_ORDINALS = {"one": "first", "two": "second", "three": "third", "five": "fifth",
                        "eight": "eighth", "nine": "ninth", "twelve": "twelfth"}
 _LARGEST_SPELLED = 10**15
+_SPELLED_DIGITS = len(str(_LARGEST_SPELLED)) - 1
 
 _ASS_OVERRIDE = re.compile(r"\{\\[^}]*\}")
 _TAG = re.compile(r"<[^<>\n]*>")
@@ -88,8 +89,7 @@ def year_words(year: int) -> list[str]:
 
 
 def _is_year(digits: str) -> bool:
-    value = int(digits)
-    return len(digits) == 4 and (1100 <= value <= 1999 or 2010 <= value <= 2099)
+    return len(digits) == 4 and (1100 <= int(digits) <= 1999 or 2010 <= int(digits) <= 2099)
 
 
 def _ordinal(words: list[str]) -> list[str]:
@@ -122,7 +122,9 @@ def number_words(digits: str, ordinal: bool = False, plural: bool = False,
     `fraction` is the digit string after a decimal point (one word per digit).
     """
     bare = digits.replace(",", "")
-    if len(bare) > 1 and bare.startswith("0"):
+    if (len(bare) > 1 and bare.startswith("0")) or len(bare) > _SPELLED_DIGITS:
+        # Leading zeros, or too long to be said as one number (and to convert: Python's
+        # int() refuses strings of more than 4,300 digits): read digit by digit.
         words = [_ONES[int(digit)] for digit in bare]
     elif _is_year(bare) and "," not in digits and not ordinal and not fraction:
         words = year_words(int(bare))

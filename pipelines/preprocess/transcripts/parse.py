@@ -27,6 +27,8 @@ from pipelines.preprocess.transcripts.vtt import parse_vtt
 # `.align` and an `.srt`), the input listing takes the first suffix here, so word times
 # that a corpus gives beat word times recovered from subtitle cues.
 TRANSCRIPT_SUFFIXES = (".align", ".txt", ".csv", ".json", ".textgrid", ".srt", ".vtt")
+# Transcripts larger than this are refused unread (an hour of subtitles is about 100 kB).
+MAX_TRANSCRIPT_BYTES = 16 * 1024 * 1024
 
 
 def _parse_txt(text: str, name: str) -> Transcript:
@@ -76,14 +78,33 @@ def _empty_detail(format_name: str, name: str) -> str:
     return f"{name}: the {format_name} transcript holds no words"
 
 
-def parse_transcript(data: bytes, name: str) -> Transcript:
+def parse_transcript(data: bytes, name: str,
+                     max_bytes: int = MAX_TRANSCRIPT_BYTES) -> Transcript:
     """Parses the raw bytes of a transcript file named `name` (its suffix picks the format).
 
     Returns the words in file order with times in seconds (see `Transcript.anchor`); a
     subtitle transcript returns its cues instead, words empty (`needs_alignment`).
     Raises RecordError with reason "unknown_transcript_format", "bad_encoding",
-    "unparseable_transcript" or "empty_transcript".
+    "unparseable_transcript", "empty_transcript" or "transcript_too_large" (more than
+    `max_bytes`): whatever goes wrong inside a parser is one transcript's failure, never
+    an exception that stops a job.
     """
+    if len(data) > max_bytes:
+        raise RecordError("transcript_too_large", (
+            f"{name}: {len(data):,} bytes or more, over the limit of {max_bytes:,} "
+            "(--max_transcript_mb); a transcript is text, and one this large is not one"))
+    try:
+        return _parsed(data, name)
+    except RecordError:
+        raise
+    except (ArithmeticError, LookupError, ValueError, TypeError, RecursionError,
+            MemoryError) as err:  # a parser bug or a file built to break it
+        raise RecordError("unparseable_transcript", (
+            f"{name}: the transcript could not be read ({type(err).__name__}: "
+            f"{str(err)[:200]})")) from err
+
+
+def _parsed(data: bytes, name: str) -> Transcript:
     suffix = PurePosixPath(name).suffix.lower()
     if suffix not in _FORMATS:
         raise RecordError(

@@ -29,7 +29,7 @@ from pipelines.preprocess.transcripts.common import (BadCue, Cue, LineProblem, T
 from pipelines.preprocess.transcripts.cue_text import normalise_cue_text
 
 ARROW = "-->"
-_TIMESTAMP = re.compile(r"(?:(?P<hours>\d+):)?(?P<minutes>\d{1,2}):(?P<seconds>\d{1,2})"
+_TIMESTAMP = re.compile(r"(?:(?P<hours>\d{1,6}):)?(?P<minutes>\d{1,2}):(?P<seconds>\d{1,2})"
                         r"[,.](?P<fraction>\d{1,3})")
 _TIME_LINE = re.compile(rf"\s*(?P<start>\S+)\s*{ARROW}\s*(?P<end>\S+)(?:\s+(?P<settings>.*))?")
 _LOOKS_LIKE_TIME = re.compile(r"\s*\d+:\d")

@@ -40,9 +40,11 @@ class _Values:
         self._name = name
         self._values: list[tuple[int, str, str]] = []
         after_equals = False
+        line, counted = 1, 0  # lines are counted as the reading goes: linear in the text
         for match in _TOKEN.finditer(text):
             kind, found = match.lastgroup, match.group()
-            line = text.count("\n", 0, match.start()) + 1
+            line += text.count("\n", counted, match.start())
+            counted = match.start()
             if kind == "unterminated":
                 raise self._error(line, found[:40], "a string is not closed")
             if kind == "other" and after_equals:
@@ -78,10 +80,13 @@ class _Values:
         return number
 
     def count(self, what: str) -> int:
+        """A count of items to come: a whole number no larger than the values left."""
         line, value = self._take("number", what)
         number = float(value)
-        if number < 0 or number != int(number):
+        if not math.isfinite(number) or number < 0 or number != int(number):
             raise self._error(line, value, f"{what} is not a count")
+        if number > len(self._values) - self._next:
+            raise self._error(line, value, f"{what} is more than the file holds")
         return int(number)
 
     def flag(self, what: str) -> str:
