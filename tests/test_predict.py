@@ -20,6 +20,7 @@ from pipelines.preprocess.detect_landmarks import DetectLandmarksFn
 from pipelines.preprocess.inputs import VideoInput
 from pipelines.preprocess.read_transcripts import VideoJob
 from pipelines.preprocess.transcripts import Transcript, WordTiming, parse_transcript
+from pipelines.predict.model import load_model
 from pipelines.predict.predictor import Predictor
 from schemas.clip import decode_clip
 from tests import media
@@ -168,6 +169,14 @@ def test_a_bad_video_is_reported_and_the_others_still_read(export, tmp_path):
                       hostile: "unparseable_transcript"}
     assert any(line["video"] == media.sample_video(WITH_TRANSCRIPT) and "top" in line
                for line in lines)
+
+
+def test_a_vocabulary_that_does_not_fit_its_model_is_refused(export, tmp_path):
+    copy = shutil.copytree(export, tmp_path / "export")
+    with open(copy / "vocabulary.txt", "a", encoding="utf-8") as handle:
+        handle.write("extra\n")
+    with pytest.raises(ValueError, match=r"scores \d+ words but its vocabulary.txt names"):
+        load_model(str(copy))
 
 
 def test_a_folder_that_is_not_an_export_is_a_clear_error(tmp_path):

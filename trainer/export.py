@@ -24,6 +24,7 @@ import keras
 import tensorflow as tf
 
 from schemas.contract import CONTRACT_FILE, PreprocessingContract, contract_text
+from schemas.vocabulary import VOCABULARY_FILE, vocabulary_text
 from trainer.input import DatasetStats, InputConfig, serving_features
 
 SERVE = "serve"
@@ -61,8 +62,8 @@ def export_model(model: keras.Model, stats: DatasetStats, config, export_dir: st
                          input_signature=signature)
     archive.write_out(export_dir, verbose=False)
     model.save(os.path.join(export_dir, "model.keras"))
-    with tf.io.gfile.GFile(os.path.join(export_dir, "vocabulary.txt"), "w") as handle:
-        handle.write("".join(f"{word}\n" for word in stats.vocabulary))
+    with tf.io.gfile.GFile(os.path.join(export_dir, VOCABULARY_FILE), "w") as handle:
+        handle.write(vocabulary_text(list(stats.vocabulary)))
     with tf.io.gfile.GFile(os.path.join(export_dir, CONTRACT_FILE), "w") as handle:
         handle.write(contract_text(contract))
     return export_dir

@@ -22,9 +22,9 @@ from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
 from pipelines.evaluate.views import clip_view
 from schemas.contract import CONTRACT_FILE, PreprocessingContract, contract_from_dict
+from schemas.vocabulary import VOCABULARY_FILE, vocabulary_words
 
 SIGNATURE = "serve"
-VOCABULARY_FILE = "vocabulary.txt"
 
 
 def read_vocabulary(export_dir: str) -> list[str]:
@@ -34,10 +34,19 @@ def read_vocabulary(export_dir: str) -> list[str]:
         raise ValueError(f"{export_dir!r} is not a lipflow export: it has no {VOCABULARY_FILE} "
                          f"(pass the export/ folder that lipflow train wrote)")
     with FileSystems.open(path) as handle:
-        words = handle.read().decode("utf-8").splitlines()
-    if not words or any(not w for w in words):
-        raise ValueError(f"{path} is empty or has blank lines")
-    return words
+        return vocabulary_words(handle.read().decode("utf-8"), path)
+
+
+def check_output_width(serve, vocabulary: Sequence[str], export_dir: str) -> None:
+    """ValueError unless the serving signature scores as many words as the vocabulary
+    names: a vocabulary.txt that does not belong to its model would label every clip
+    wrong."""
+    spec = serve.structured_outputs.get("probabilities")
+    width = None if spec is None else spec.shape[-1]
+    if width is not None and width != len(vocabulary):
+        raise ValueError(f"the model {export_dir!r} scores {width} words but its "
+                         f"{VOCABULARY_FILE} names {len(vocabulary)}: the two do not belong "
+                         "together (export the model again)")
 
 
 def read_contract(export_dir: str) -> PreprocessingContract:
@@ -102,6 +111,8 @@ class SavedModelHandler(ModelHandler[dict, PredictionResult, Ensemble]):
         union = union_vocabulary(self._vocabularies)
         index = {word: i for i, word in enumerate(union)}
         serves = [tf.saved_model.load(path).signatures[SIGNATURE] for path in self._export_dirs]
+        for serve, words, path in zip(serves, self._vocabularies, self._export_dirs):
+            check_output_width(serve, words, path)
         columns = [np.array([index[w] for w in words]) for words in self._vocabularies]
         return Ensemble(serves, columns, len(union))
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipelines.evaluate.inference import SIGNATURE, read_contract, read_vocabulary
+from pipelines.evaluate.inference import (SIGNATURE, check_output_width, read_contract,
+                                          read_vocabulary)
 from schemas.clip import SCHEMA_VERSION
 from schemas.contract import PreprocessingContract, mean_face_version
 
@@ -75,6 +76,7 @@ def load_model(export_dir: str) -> LoadedModel:
     except (OSError, KeyError, ValueError) as err:
         raise ValueError(f"{export_dir!r} holds no loadable SavedModel with a {SIGNATURE!r} "
                          f"signature: {err}") from err
+    check_output_width(serve, vocabulary, export_dir)
     size = _input_size(serve)
     if size is not None and size != contract.crop_size:
         raise ValueError(f"the model {export_dir!r} takes {size}-pixel crops but its contract "

@@ -28,6 +28,7 @@ from apache_beam.metrics import Metrics
 from pipelines.preprocess.dead_letters import COUNTER_NAMESPACE, dead_letter, failure
 from schemas.clip import ClipRecord
 from schemas.layout import TRANSFORM_DIR
+from schemas.vocabulary import VOCABULARY_FILE, vocabulary_words
 
 STAGE = "vocabulary"
 WORD = "word"
@@ -38,7 +39,6 @@ PIXEL_STD = "pixel_std"
 VOCABULARY_NAME = "word"
 OUT_OF_VOCABULARY = -1
 _LABEL_BATCH = 64
-VOCABULARY_FILE = "vocabulary.txt"       # an export's label order, one word a line
 DATASET_INFO_FILE = "dataset_info.json"  # a dataset's card, with its vocabulary
 
 
@@ -53,7 +53,7 @@ def _words_of_folder(path: str) -> list[str]:
         candidate = FileSystems.join(path, name)
         if FileSystems.exists(candidate):
             if name == VOCABULARY_FILE:
-                return _read_text(candidate).splitlines()
+                return vocabulary_words(_read_text(candidate), candidate)
             return list(json.loads(_read_text(candidate)).get("vocabulary", []))
     transform_dir = FileSystems.join(path, TRANSFORM_DIR)
     if FileSystems.exists(transform_dir):
@@ -73,7 +73,8 @@ def read_fixed_vocabulary(path: str) -> list[str]:
     """
     if not FileSystems.exists(path):
         raise ValueError(f"--vocabulary {path!r} does not exist")
-    words = _words_of_folder(path) if _is_folder(path) else _read_text(path).splitlines()
+    words = (_words_of_folder(path) if _is_folder(path)
+             else vocabulary_words(_read_text(path), f"--vocabulary {path!r}"))
     if not words or any(not w.strip() or w != w.strip() for w in words):
         raise ValueError(f"--vocabulary {path!r}: the list is empty or has blank lines or "
                          "surrounding spaces")

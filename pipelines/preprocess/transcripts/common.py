@@ -34,6 +34,7 @@ TRANSCRIPT_FORMATS = WORD_TIMED_FORMATS + SUBTITLE_FORMATS
 TIME_ANCHORS = ("start", "centre")
 
 MAX_QUOTED_CHARS = 120
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})  # control, format, surrogate, unassigned
 
 _UTF8_BOM = codecs.BOM_UTF8
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
@@ -233,8 +234,13 @@ def all_lines(text: str) -> list[tuple[int, str]]:
 
 
 def normalised_word(raw: str) -> str:
-    """`raw` in unicode NFC, stripped and lower-cased; an empty result is a problem."""
-    word = unicodedata.normalize("NFC", raw).strip().lower()
+    """`raw` in unicode NFC, lower-cased, with every run of white space (line and paragraph
+    separators such as U+2028 and U+0085 included) one space, ends stripped, and control and
+    format characters (zero-width spaces, byte-order marks) removed: a word is text a
+    vocabulary file can hold one a line. An empty result is a problem."""
+    text = unicodedata.normalize("NFC", raw)
+    kept = "".join(c for c in text if c.isspace() or unicodedata.category(c) not in _INVISIBLE)
+    word = " ".join(kept.split()).lower()
     if not word:
         raise LineProblem("the word is empty")
     return word
