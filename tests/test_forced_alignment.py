@@ -211,3 +211,21 @@ def test_aligned_transcript_accounts_for_every_cue_word():
                                  WordTiming("c", 1.1, 1.4, word_index=2)), cues=(cue,))
     assert aligned.word_count == 3 and not aligned.needs_alignment
     assert [aligned.word_index(i) for i in range(2)] == [0, 2]
+
+
+def test_a_cue_of_hours_is_refused_without_decoding_its_audio(monkeypatch):
+    # 00:00 --> 09:59:59 would decode ten hours of audio into memory before aligning.
+    job = _subtitle_job("lriq9a", media.sample_video("lriq9a"),
+                        b"1\n00:00:00,640 --> 09:59:59,000\nLay red in Q nine again\n")
+    from pipelines.preprocess import align_subtitles
+
+    def no_decode(*args, **kwargs):
+        raise AssertionError("the audio of an over-long cue was decoded")
+
+    monkeypatch.setattr(align_subtitles, "decode_audio", no_decode)
+    fn = align_subtitles.AlignSubtitlesFn()
+    fn.setup()
+    letters = [out.value for out in fn.process(job)]
+    assert [(f["word"], f["reason"]) for f in letters] == [
+        (w, "cue_too_long") for w in ("lay", "red", "in", "q", "nine", "again")]
+    assert "35999.4 s of audio" in letters[0]["detail"]  # the cue and 0.5 s after it

@@ -21,7 +21,7 @@ import logging
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from pipelines.preprocess.audio import SAMPLE_RATE, decode_audio, probe_media
+from pipelines.preprocess.audio import SAMPLE_RATE, MediaInfo, decode_audio, probe_media
 from pipelines.preprocess.dead_letters import COUNTER_NAMESPACE, DEAD_LETTER, dead_letter, failure
 from pipelines.preprocess.detect_landmarks import local_copy
 from pipelines.preprocess.errors import RecordError
@@ -51,12 +51,18 @@ class AlignSubtitlesFn(beam.DoFn):
         self._aligner.load()
 
     def _cue_words(self, path: str, cue: Cue, first_word_index: int,
-                   has_audio: bool) -> tuple[list[WordTiming], list[WordFailure]]:
+                   media: MediaInfo) -> tuple[list[WordTiming], list[WordFailure]]:
         """Aligned words and failures of one cue, its audio read from `path`."""
-        if not has_audio:
+        if not media.has_audio:
             return [], cue_failures(cue, "no_audio_stream",
                                     "the video has no audio stream to align the cue to")
         start, duration = cue_audio_span(cue)
+        length = duration if duration is not None else media.duration - start
+        limit = self._thresholds.max_cue_seconds
+        if length > limit:
+            return [], cue_failures(cue, "cue_too_long", (
+                f"cue {cue.index}: {length:.1f} s of audio to align, over the limit of "
+                f"{limit:.0f} s (a subtitle cue lasts seconds)"))
         try:
             samples = decode_audio(path, SAMPLE_RATE, start=start, duration=duration)
         except RecordError as err:
@@ -84,10 +90,9 @@ class AlignSubtitlesFn(beam.DoFn):
         done = 0
         try:
             with local_copy(video.video) as path:
-                has_audio = probe_media(path).has_audio
+                media = probe_media(path)
                 for cue in cues:
-                    aligned, failures = self._cue_words(path, cue, offsets[cue.index],
-                                                        has_audio)
+                    aligned, failures = self._cue_words(path, cue, offsets[cue.index], media)
                     words.extend(aligned)
                     letters += [self._word_letter(video.video, job, f, offsets[cue.index])
                                 for f in failures]

@@ -21,12 +21,14 @@ import numpy as np
 
 from pipelines.preprocess.decode import ffmpeg_executable
 from pipelines.preprocess.errors import RecordError
+from pipelines.preprocess.ffmpeg_process import BASE_SECONDS, FfmpegRun
 
 SAMPLE_RATE = 16000
 _PTS_TIME = re.compile(r"\bn:\s*0\s+pts:\s*-?\d+\s+pts_time:(-?[0-9.eE+-]+)")
 _DURATION = re.compile(r"Duration:\s*(\d+):(\d+):(\d+(?:\.\d+)?)")
 _AUDIO_STREAM = re.compile(r"Stream #\d+:\d+.*?: Audio:")
 _CHUNK_SAMPLES = 16000
+PROBE_SECONDS = BASE_SECONDS  # the probe decodes one frame
 _ENERGY_FLOOR = 1e-10
 
 
@@ -54,8 +56,12 @@ def probe_media(path: str, fps: float = 25.0) -> MediaInfo:
     command = [ffmpeg_executable(), "-hide_banner", "-nostdin", *_input_args(path),
                "-map", "0:v:0?", "-frames:v", "1", "-vf", f"fps={fps},showinfo", "-f", "null",
                "-"]
-    result = subprocess.run(command, capture_output=True, text=True, errors="replace",
-                            check=False)
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, errors="replace",
+                                check=False, timeout=PROBE_SECONDS)
+    except subprocess.TimeoutExpired as err:
+        raise RecordError("ffmpeg_timeout", f"probing {path!r} (one frame) took over "
+                                            f"{PROBE_SECONDS:.0f} s") from err
     stderr = result.stderr
     start = _PTS_TIME.search(stderr)
     duration = _DURATION.search(stderr)
@@ -83,22 +89,18 @@ def stream_audio(path: str, sample_rate: int = SAMPLE_RATE, start: float = 0.0,
 
     Sample n of the concatenated blocks is time start + n / sample_rate. Raises
     RecordError "no_audio_stream" when the file has no audio, "corrupt_audio" when
-    ffmpeg fails.
+    ffmpeg fails, "ffmpeg_timeout" when it runs past its deadline (ffmpeg_process.py).
     """
     if start < 0:
         raise ValueError(f"start must be >= 0 seconds, got {start!r}")
-    process = subprocess.Popen(_audio_command(path, sample_rate, start, duration),
-                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE)
-    try:
-        while block := process.stdout.read(2 * chunk_samples):
+    with FfmpegRun(_audio_command(path, sample_rate, start, duration), duration) as run:
+        while block := run.stdout.read(2 * chunk_samples):
+            run.progress()
             usable = len(block) - len(block) % 2
             yield np.frombuffer(block[:usable], dtype="<i2")
-    finally:
-        process.stdout.close()
-        stderr = process.stderr.read().decode("utf-8", "replace")
-        process.stderr.close()
-        code = process.wait()
+    stderr, code = run.stderr, run.returncode
+    if run.timed_out:
+        raise RecordError("ffmpeg_timeout", run.timeout_detail())
     if code != 0:
         if "matches no streams" in stderr or "does not contain any stream" in stderr:
             raise RecordError("no_audio_stream", f"{path!r} has no audio stream")

@@ -76,7 +76,8 @@ def track_video(path: str, config: PreprocessConfig, backend: LandmarkBackend,
     media = media if media is not None else probe_media(path, config.fps)
     frames = frames if frames is not None else FrameRange(video_start=media.video_start)
     report = DecodeReport()
-    decoded = decode_frames(path, report, config.fps, config.max_side, frames=frames)
+    decoded = decode_frames(path, report, config.fps, config.max_side, frames=frames,
+                            media_seconds=None if frames.end is not None else media.duration or None)
     faces = track_faces(decoded, backend, config.tracking_rule, ranges, media.video_start,
                         frames.first, None if known_shots is None else np.asarray(known_shots),
                         num_frames, sources)
@@ -279,7 +280,8 @@ def _cut_of(number: int, request: CropRequest, crops: dict,
 def decode_for_cut(path: str, video: VideoFaces, config: PreprocessConfig) -> Iterator[np.ndarray]:
     """A second decode: the same frames the landmark pass decoded, as `cut_crops` takes them."""
     return decode_frames(path, DecodeReport(), config.fps, config.max_side,
-                         frames=FrameRange(video.first, video.end, video.video_start))
+                         frames=FrameRange(video.first, video.end, video.video_start),
+                         media_seconds=video.decoded_frames / config.fps)
 
 
 def cut_video_crops(path: str, tracked: TrackedVideo, requests: Sequence[CropRequest],

@@ -19,7 +19,6 @@ import logging
 import os
 import shutil
 import subprocess
-import threading
 from dataclasses import dataclass, field
 from typing import IO, Iterator
 
@@ -27,9 +26,9 @@ import ffmpeg
 import numpy as np
 
 from pipelines.preprocess.errors import RecordError
+from pipelines.preprocess.ffmpeg_process import FfmpegRun
 
 FFMPEG_ENV = "LIPFLOW_FFMPEG"
-_STDERR_KEEP = 4000
 # The frame pipe's size: 1 MiB (Linux's limit for an unprivileged process) instead of
 # 64 KiB, less than one 360x288 frame. ffmpeg then decodes several frames per turn on
 # the core instead of switching with the reader at every frame; on 40 GRID recordings
@@ -169,11 +168,6 @@ def _read_pgm(stream: IO[bytes]) -> np.ndarray | None:
     return np.frombuffer(data, dtype=np.uint8).reshape(height, width)
 
 
-def _drain(stream: IO[bytes], sink: list[bytes]) -> None:
-    for chunk in iter(lambda: stream.read(4096), b""):
-        sink.append(chunk)
-
-
 def _failure_reason(stderr: str) -> str:
     if any(marker in stderr for marker in _NO_VIDEO_MARKERS):
         return "no_video_stream"
@@ -191,42 +185,50 @@ def check_video_file(path: str) -> None:
 
 
 def decode_frames(path: str, report: DecodeReport, fps: float = 25.0, max_side: int = 1280,
-                  threads: int = 1, frames: FrameRange = FrameRange()) -> Iterator[np.ndarray]:
+                  threads: int = 1, frames: FrameRange = FrameRange(),
+                  media_seconds: float | None = None) -> Iterator[np.ndarray]:
     """Yields the video's frames as uint8 [H, W] grey at `fps`, one at a time.
 
     `frames` limits the decode to a range of frames (numbered as a whole decode numbers
     them), reached by seeking: a chunk of a long programme costs its own length only.
+    `media_seconds`: the length decoded, for ffmpeg's deadline (default: the range's, or
+    none for a whole video of unknown length, which only the stall watchdog limits).
 
     Frames larger than `max_side` on either side are scaled down keeping the aspect.
     `report` is filled as frames go and completed when the stream ends. Raises
     RecordError (reasons: missing_video, empty_file, no_video_stream, not_a_video,
-    corrupt_video, no_frames) for a video that cannot be decoded.
+    corrupt_video, no_frames, ffmpeg_timeout) for a video that cannot be decoded.
     """
     check_video_file(path)
     command = _ffmpeg_command(path, fps, max_side, threads, frames)
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE)
-    _widen_pipe(process.stdout)
-    errors: list[bytes] = []
-    drainer = threading.Thread(target=_drain, args=(process.stderr, errors), daemon=True)
-    drainer.start()
-    try:
-        while (frame := _read_pgm(process.stdout)) is not None:
+    with FfmpegRun(command, _media_seconds(frames, fps, media_seconds)) as run:
+        _widen_pipe(run.stdout)
+        while (frame := _read_pgm(run.stdout)) is not None:
+            run.progress()
             report.frames += 1
             report.height, report.width = frame.shape
             yield frame
-    finally:
-        process.stdout.close()
-        returncode = process.wait()
-        drainer.join()
-        report.stderr = b"".join(errors).decode("utf-8", "replace")[-_STDERR_KEEP:]
-    if returncode != 0 or report.frames == 0:
-        reason = _failure_reason(report.stderr) if returncode != 0 else "no_frames"
-        raise RecordError(reason, f"ffmpeg exited {returncode} after {report.frames} frames: "
-                                  f"{report.stderr.strip()[-500:] or 'no message'}")
+    report.stderr = run.stderr
+    if run.timed_out:
+        raise RecordError("ffmpeg_timeout", f"after {report.frames} frames: "
+                                            f"{run.timeout_detail()}")
+    if run.returncode != 0 or report.frames == 0:
+        reason = _failure_reason(report.stderr) if run.returncode != 0 else "no_frames"
+        raise RecordError(reason, f"ffmpeg exited {run.returncode} after {report.frames} "
+                                  f"frames: {report.stderr.strip()[-500:] or 'no message'}")
     if report.stderr.strip():
         logging.getLogger(__name__).info("ffmpeg reported problems in %s: %s", path,
                                          report.stderr.strip()[-300:])
+
+
+def _media_seconds(frames: FrameRange, fps: float, given: float | None) -> float | None:
+    """The media a decode covers, in seconds: as given, else its frame range's (plus the
+    lead decoded before a seek), else unknown."""
+    if given is not None:
+        return given
+    if frames.end is None:
+        return None
+    return (frames.end - frames.first) / fps + _SEEK_LEAD_SECONDS
 
 
 THUMBNAIL_WIDTH, THUMBNAIL_HEIGHT = 32, 24
@@ -247,8 +249,8 @@ def _thumbnail_command(path: str, fps: float, frames: FrameRange) -> list[str]:
             "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "gray", "pipe:"]
 
 
-def decode_thumbnails(path: str, fps: float = 25.0,
-                      frames: FrameRange = FrameRange()) -> Iterator[np.ndarray]:
+def decode_thumbnails(path: str, fps: float = 25.0, frames: FrameRange = FrameRange(),
+                      media_seconds: float | None = None) -> Iterator[np.ndarray]:
     """Yields every frame at `fps` as a uint8 [24, 32] grey miniature (area-averaged by ffmpeg).
 
     About 768 bytes a frame through the pipe: a whole programme is scanned for cuts at
@@ -258,22 +260,16 @@ def decode_thumbnails(path: str, fps: float = 25.0,
     """
     check_video_file(path)
     size = THUMBNAIL_WIDTH * THUMBNAIL_HEIGHT
-    process = subprocess.Popen(_thumbnail_command(path, fps, frames), stdin=subprocess.DEVNULL,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    errors: list[bytes] = []
-    drainer = threading.Thread(target=_drain, args=(process.stderr, errors), daemon=True)
-    drainer.start()
     count = 0
-    try:
-        while len(data := _read_exact(process.stdout, size)) == size:
+    with FfmpegRun(_thumbnail_command(path, fps, frames),
+                   _media_seconds(frames, fps, media_seconds)) as run:
+        while len(data := _read_exact(run.stdout, size)) == size:
+            run.progress()
             count += 1
             yield np.frombuffer(data, np.uint8).reshape(THUMBNAIL_HEIGHT, THUMBNAIL_WIDTH)
-    finally:
-        process.stdout.close()
-        returncode = process.wait()
-        drainer.join()
-    stderr = b"".join(errors).decode("utf-8", "replace")
-    if returncode != 0 or (count == 0 and frames.whole):
-        reason = _failure_reason(stderr) if returncode != 0 else "no_frames"
-        raise RecordError(reason, f"ffmpeg exited {returncode} after {count} frames: "
-                                  f"{stderr.strip()[-500:] or 'no message'}")
+    if run.timed_out:
+        raise RecordError("ffmpeg_timeout", f"after {count} frames: {run.timeout_detail()}")
+    if run.returncode != 0 or (count == 0 and frames.whole):
+        reason = _failure_reason(run.stderr) if run.returncode != 0 else "no_frames"
+        raise RecordError(reason, f"ffmpeg exited {run.returncode} after {count} frames: "
+                                  f"{run.stderr.strip()[-500:] or 'no message'}")

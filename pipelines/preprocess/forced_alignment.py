@@ -91,7 +91,7 @@ UNKNOWN_WORD = "++unknown++"
 SPEECH_PHONE = "+SPN+"
 SCORE_FLOOR = math.log(5e-324)  # the smallest positive double, as a natural log
 
-CUE_REASONS = ("cue_outside_audio", "alignment_failed", "cue_text_mismatch")
+CUE_REASONS = ("cue_outside_audio", "alignment_failed", "cue_text_mismatch", "cue_too_long")
 WORD_REASONS = ("not_in_dictionary", "low_alignment_confidence")
 
 _LOG = logging.getLogger(__name__)
@@ -106,12 +106,17 @@ class AlignmentThresholds:
     confidence_midpoint: float = -3.17
     confidence_scale: float = 0.84
     wide_beam: float = 1e-100
+    # A longer cue is not aligned (its words are dead letters "cue_too_long"): subtitle
+    # cues last seconds, and a cue of hours would decode all of its audio into memory.
+    max_cue_seconds: float = 120.0
 
     def __post_init__(self):
         if self.confidence_scale <= 0:
             raise ValueError(f"confidence_scale must be > 0, got {self.confidence_scale!r}")
         if not 0 < self.wide_beam < 1:
             raise ValueError(f"wide_beam must be in (0, 1), got {self.wide_beam!r}")
+        if not self.max_cue_seconds > 0:
+            raise ValueError(f"max_cue_seconds must be > 0, got {self.max_cue_seconds!r}")
 
     def confidence(self, score: float) -> float:
         """Confidence in [0, 1] of a word score (logistic; 0 for -inf)."""
