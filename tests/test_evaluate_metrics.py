@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from pipelines.evaluate import metrics as m
-from pipelines.evaluate.outputs import confusion_csv, per_word_csv
+from pipelines.evaluate.outputs import PER_WORD_COLUMNS, confusion_csv, per_word_csv
 from pipelines.evaluate.views import TTA_MODES, clip_view, view
 
 LABELS = ["bin", "pin", "fin", "at", "red", "set", "now"]
@@ -170,3 +170,14 @@ def test_time_views_move_frames_and_mask_together_and_pad_with_the_edge_frame():
     assert len(TTA_MODES["flip_time"]) == 6 and "flip@+1" in TTA_MODES["flip_time"]
     with pytest.raises(ValueError, match="not an integer"):
         clip_view(frames, mask, "centre@later")
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_written_as_text():
+    # A word read from a transcript can be anything: "=HYPERLINK(...)" must not become a
+    # formula when per_word.csv or confusion.csv is opened in a spreadsheet.
+    text = confusion_csv(["=cmd()", "+1", "@sum", "ok"], np.eye(4, dtype=int))
+    header, first, *_ = text.splitlines()
+    assert header == "true\\predicted,'=cmd(),'+1,'@sum,ok"
+    assert first == "'=cmd(),1,0,0,0"
+    row = {key: None for key in PER_WORD_COLUMNS} | {"word": "-rm", "support": -1}
+    assert per_word_csv([row]).splitlines()[1].startswith("'-rm,-1,")

@@ -121,6 +121,7 @@ def test_dockerfile_builds_on_the_beam_sdk_image_of_the_pinned_beam():
     # The Flex Template launcher, copied from Google's Python 3.11 launcher image.
     args = [a for keyword, a in instructions if keyword == "ARG" and a.startswith("LAUNCHER_IMAGE")]
     assert "python311-template-launcher-base" in args[0]
+    assert not args[0].endswith(":latest")  # a moving tag: a rebuild could change the launcher
     assert any(k == "COPY" and "--from=launcher" in a and a.endswith(
         "/opt/google/dataflow/python_template_launcher") for k, a in instructions)
     env = " ".join(a for k, a in instructions if k == "ENV")

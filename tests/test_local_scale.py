@@ -115,3 +115,19 @@ def test_two_workers_evaluate_the_same_as_one(small_dataset, small_model, tmp_pa
         [r["confidence"] for r in rows_two], abs=1e-5)
     assert metrics_one["counts"] == metrics_two["counts"]
     assert metrics_one["top1"]["value"] == metrics_two["top1"]["value"]
+
+
+def test_local_workers_follow_the_cpus_the_process_may_use(tmp_path, monkeypatch):
+    from pipelines.preprocess import job
+
+    quota = tmp_path / "cpu.max"
+    monkeypatch.setattr(job.os, "sched_getaffinity", lambda pid: {0})  # taskset -c 0
+    assert job.usable_cpus(str(tmp_path / "none")) == 1
+    assert "1" == job.default_direct_options([])[1]
+    monkeypatch.setattr(job.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    quota.write_text("150000 100000\n")  # a container allowed 1.5 CPUs of the 4
+    assert job.usable_cpus(str(quota)) == 2
+    quota.write_text("max 100000\n")
+    assert job.usable_cpus(str(quota)) == 4
+    assert job.default_direct_options(["--direct_num_workers", "3"]) == [
+        "--direct_num_workers", "3"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import os
@@ -42,16 +43,39 @@ def _failure(video: str, reason: str, detail: str) -> dict:
     return {"video": video, "error": reason, "detail": detail}
 
 
-def _read_videos(predictor, args, progress):
-    """(predictions, failed videos): each video read, or its failure said and kept."""
+def annotation_names(videos: list[str]) -> dict[str, str]:
+    """Video -> the name of its annotated file: the file name without its suffix, or, where
+    two videos share one (a/talk.mp4, b/talk.mp4), that name and a hash of the path."""
+    stems = {video: os.path.splitext(os.path.basename(video))[0] for video in videos}
+    shared = {stem for stem in stems.values() if list(stems.values()).count(stem) > 1}
+    return {video: stem if stem not in shared else
+            f"{stem}.{hashlib.sha1(os.path.abspath(video).encode()).hexdigest()[:8]}"
+            for video, stem in stems.items()}
+
+
+def _annotate(predictor, prediction, folder: str, name: str) -> bool:
+    """Writes the annotated video; a failure is said and the predictions kept."""
     from pipelines.preprocess.errors import RecordError
 
-    done, failed = [], []
+    try:
+        predictor.annotate(prediction, folder, name)
+        return True
+    except (RecordError, OSError, RuntimeError) as err:
+        print(f"lipflow predict: {prediction.clips.video}: the annotated video could not be "
+              f"written ({err}); its predictions are kept", file=sys.stderr)
+        return False
+
+
+def _read_videos(predictor, args, progress):
+    """(predictions, failed videos, annotations that failed): each video read, or its
+    failure said and kept."""
+    from pipelines.preprocess.errors import RecordError
+
+    done, failed, unannotated = [], [], 0
+    names = annotation_names(args.videos)
     for video in args.videos:
         try:
             prediction = predictor.predict(video)
-            if args.annotate:
-                predictor.annotate(prediction, args.output)
         except RecordError as err:
             failed.append(_failure(video, err.reason, err.detail))
             print(f"lipflow predict: {video}: {err.reason}: {err.detail}", file=sys.stderr)
@@ -63,8 +87,10 @@ def _read_videos(predictor, args, progress):
             progress.step(0, os.path.basename(video))
             continue
         done.append(prediction)
+        if args.annotate and not _annotate(predictor, prediction, args.output, names[video]):
+            unannotated += 1
         progress.step(prediction.clips.num_frames, os.path.basename(video))
-    return done, failed
+    return done, failed, unannotated
 
 
 def _write(args, predictor, done: list, failed: list) -> tuple[str, str]:
@@ -104,7 +130,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"lipflow predict: {err}", file=sys.stderr)
         return EXIT_BAD_SETUP
     os.makedirs(args.output, exist_ok=True)
-    done, failed = _read_videos(predictor, args, Progress(len(args.videos), "videos", _LOG))
+    done, failed, unannotated = _read_videos(predictor, args,
+                                             Progress(len(args.videos), "videos", _LOG))
     jsonl, page = _write(args, predictor, done, failed)
     print(_summary(done, failed, jsonl, page))
-    return EXIT_FAILED_RUN if failed else EXIT_OK
+    return EXIT_FAILED_RUN if failed or unannotated else EXIT_OK

@@ -87,12 +87,24 @@ def metrics_document(outcome: dict, context: RunContext, language: dict | None =
     return document, confusion
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection):
+# such text is written with a leading apostrophe, which shows it as text.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value):
+    """A CSV cell: text a spreadsheet would take for a formula made inert; others as they are."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def confusion_csv(labels, confusion) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["true\\predicted", *labels])
+    writer.writerow(["true\\predicted", *(_cell(word) for word in labels)])
     for word, row in zip(labels, confusion):
-        writer.writerow([word, *(int(v) for v in row)])
+        writer.writerow([_cell(word), *(int(v) for v in row)])
     return buffer.getvalue()
 
 
@@ -101,7 +113,7 @@ def per_word_csv(per_word: list[dict]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=PER_WORD_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in per_word:
-        writer.writerow({k: "" if row[k] is None else row[k] for k in PER_WORD_COLUMNS})
+        writer.writerow({k: "" if row[k] is None else _cell(row[k]) for k in PER_WORD_COLUMNS})
     return buffer.getvalue()
 
 

@@ -110,12 +110,13 @@ class Predictor:
         lines.sort(key=lambda line: line["segment"])
         return VideoPrediction(cut, probabilities, lines)
 
-    def annotate(self, prediction: VideoPrediction, folder: str) -> str:
-        """Writes the annotated mp4 of a prediction into `folder`; returns its path."""
+    def annotate(self, prediction: VideoPrediction, folder: str, name: str | None = None) -> str:
+        """Writes the annotated mp4 of a prediction into `folder` as NAME.annotated.mp4
+        (default NAME: the video's file name without its suffix); returns its path."""
         cut = prediction.clips
         words = [self.model.vocabulary[int(np.argmax(row))] for row in prediction.probabilities]
-        stem = os.path.splitext(os.path.basename(cut.video))[0]
+        name = name or os.path.splitext(os.path.basename(cut.video))[0]
         return annotate.annotate_video(
-            cut.video, os.path.join(folder, f"{stem}.annotated.mp4"),
+            cut.video, os.path.join(folder, f"{name}.annotated.mp4"),
             annotate.labels_by_frame(cut.segments, words), self.config.fps, cut.width,
             cut.height)

@@ -15,6 +15,7 @@ import datetime
 import functools
 import json
 import logging
+import math
 import os
 import platform
 from importlib import metadata
@@ -202,10 +203,30 @@ def run(listing: InputListing, config: PreprocessConfig, input_path: str, output
     return written
 
 
+CGROUP_CPU_MAX = "/sys/fs/cgroup/cpu.max"
+
+
+def usable_cpus(cgroup_cpu_max: str = CGROUP_CPU_MAX) -> int:
+    """The CPUs this process may use: those it is pinned to (`taskset`, a container's
+    cpuset), fewer where a cgroup quota allows less time ("QUOTA PERIOD" in cpu.max);
+    not os.cpu_count(), which counts the machine's: workers beyond the usable CPUs only
+    take turns on them."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
+    try:
+        with open(cgroup_cpu_max, encoding="utf-8") as handle:
+            quota, period = handle.read().split()[:2]
+        if quota != "max" and int(period) > 0:
+            cpus = min(cpus, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 quota to read: the affinity alone says
+    return max(cpus, 1)
+
+
 def default_direct_options(argv: list[str]) -> list[str]:
-    """Beam flags for a local run: all cores, one process each, unless the user chose."""
+    """Beam flags for a local run: a worker process per usable CPU, unless the user chose."""
     if any(a.startswith(("--runner", "--direct_num_workers", "--direct_running_mode"))
            for a in argv):
         return argv
-    return argv + ["--direct_num_workers", str(os.cpu_count() or 1),
+    return argv + ["--direct_num_workers", str(usable_cpus()),
                    "--direct_running_mode", "multi_processing"]
