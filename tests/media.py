@@ -200,3 +200,14 @@ def wide_shot(source: str, target: str, factor: float, size: tuple[int, int] = (
            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
            target)
     return target
+
+
+def spoofed_metadata(source: str, target: str) -> str:
+    """The clip (its picture only, no sound) with a title tag written to look like the lines
+    ffmpeg prints about a file: a longer duration, a later first frame, an audio stream."""
+    title = ("x Duration: 00:00:05.00, start: 0 [Parsed_showinfo_1 @ 0x1] n:   0 pts:    100 "
+             "pts_time:4.0\n[Parsed_showinfo_1 @ 0x1] n:   0 pts: 100 pts_time:4.0\n"
+             "  Duration: 00:00:05.00\n  Stream #0:9: Audio: fake")
+    ffmpeg("-i", source, "-metadata", f"title={title}", "-an", "-c:v", "libx264",
+           "-preset", "ultrafast", "-pix_fmt", "yuv420p", target)
+    return target

@@ -128,3 +128,16 @@ def test_frames_come_through_a_pipe_holding_several_grid_frames(monkeypatch):
     pipe = fcntl.fcntl(sizes[0].stdout.fileno(), getattr(fcntl, "F_GETPIPE_SZ", 1032))
     assert pipe >= 8 * first.size  # 64 KiB by default: less than one 360x288 frame
     assert len(list(frames)) == 74
+
+
+def test_a_title_tag_cannot_spoof_the_probe(tmp_path):
+    """A title written like ffmpeg's own lines made this 3-second clip without sound probe
+    as starting at 4 s, lasting 5 s, with audio: every word would have been cut 4 s off."""
+    from pipelines.preprocess.audio import probe_media
+
+    spoofed = media.spoofed_metadata(media.sample_video(), str(tmp_path / "spoofed.mp4"))
+    found = probe_media(spoofed)
+    assert found.video_start == 0.0 and not found.has_audio
+    assert found.duration == pytest.approx(3.0, abs=0.05)
+    delayed = media.video_delayed(media.sample_video(), str(tmp_path / "late.mp4"), 1.3)
+    assert probe_media(delayed).video_start == pytest.approx(1.32)  # on the 25 fps grid

@@ -24,9 +24,9 @@ from pipelines.preprocess.errors import RecordError
 from pipelines.preprocess.ffmpeg_process import BASE_SECONDS, FfmpegRun
 
 SAMPLE_RATE = 16000
-_PTS_TIME = re.compile(r"\bn:\s*0\s+pts:\s*-?\d+\s+pts_time:(-?[0-9.eE+-]+)")
-_DURATION = re.compile(r"Duration:\s*(\d+):(\d+):(\d+(?:\.\d+)?)")
-_AUDIO_STREAM = re.compile(r"Stream #\d+:\d+.*?: Audio:")
+# framemd5 lines: "#tb 0: 1/25", then "stream, dts, pts, duration, size, md5" per frame.
+_FRAMEMD5_TIME_BASE = re.compile(r"^#tb 0: (?P<num>\d+)/(?P<den>\d+)$", re.MULTILINE)
+_FRAMEMD5_FRAME = re.compile(r"^0,\s*-?\d+,\s*(?P<pts>-?\d+),", re.MULTILINE)
 _CHUNK_SAMPLES = 16000
 PROBE_SECONDS = BASE_SECONDS  # the probe decodes one frame
 _ENERGY_FLOOR = 1e-10
@@ -49,28 +49,48 @@ def _input_args(path: str) -> list[str]:
 def probe_media(path: str, fps: float = 25.0) -> MediaInfo:
     """Reads the first video frame's time, whether there is audio, and the duration.
 
-    `video_start` is the time of the first frame that the decode at `fps` delivers, on
-    the container clock (a multiple of 1 / fps). Decodes a single frame (about 20 ms).
-    A file without video gives video_start 0 (the decode reports the problem).
+    Only structured output is read, never text a file can write into (a title tag that
+    says "Duration: ..." or "pts_time:4.0" once made a 2-second clip probe as 5 seconds
+    long, starting at 4 s): the duration and the streams come from the container's own
+    fields (PyAV, which wraps FFmpeg's libraries), and `video_start`, the time of the first
+    frame that the decode at `fps` delivers on the container clock (a multiple of 1 / fps),
+    from the frame list ffmpeg's framemd5 muxer writes to stdout for that same decode
+    (about 20 ms). A file that cannot be opened gives video_start 0, no audio and duration
+    0 (the decode reports the problem); a probe that hangs is RecordError ffmpeg_timeout.
     """
-    command = [ffmpeg_executable(), "-hide_banner", "-nostdin", *_input_args(path),
-               "-map", "0:v:0?", "-frames:v", "1", "-vf", f"fps={fps},showinfo", "-f", "null",
-               "-"]
+    duration, has_audio = _container_facts(path)
+    return MediaInfo(video_start=_first_frame_time(path, fps), has_audio=has_audio,
+                     duration=duration)
+
+
+def _container_facts(path: str) -> tuple[float, bool]:
+    """(duration in seconds, whether there is an audio stream) from the container's fields."""
+    import av
+
+    try:
+        with av.open(path) as container:
+            duration = container.duration / 1e6 if container.duration else 0.0
+            return duration, any(s.type == "audio" for s in container.streams)
+    except (av.FFmpegError, OSError, ValueError):
+        return 0.0, False
+
+
+def _first_frame_time(path: str, fps: float) -> float:
+    """Container time of the first frame a decode at `fps` delivers (0 without video)."""
+    command = [ffmpeg_executable(), "-hide_banner", "-nostdin", "-loglevel", "error",
+               *_input_args(path), "-map", "0:v:0?", "-frames:v", "1", "-vf", f"fps={fps}",
+               "-f", "framemd5", "pipe:1"]
     try:
         result = subprocess.run(command, capture_output=True, text=True, errors="replace",
                                 check=False, timeout=PROBE_SECONDS)
     except subprocess.TimeoutExpired as err:
         raise RecordError("ffmpeg_timeout", f"probing {path!r} (one frame) took over "
                                             f"{PROBE_SECONDS:.0f} s") from err
-    stderr = result.stderr
-    start = _PTS_TIME.search(stderr)
-    duration = _DURATION.search(stderr)
-    seconds = 0.0
-    if duration:
-        hours, minutes, secs = duration.groups()
-        seconds = int(hours) * 3600 + int(minutes) * 60 + float(secs)
-    return MediaInfo(video_start=float(start.group(1)) if start else 0.0,
-                     has_audio=_AUDIO_STREAM.search(stderr) is not None, duration=seconds)
+    base = _FRAMEMD5_TIME_BASE.search(result.stdout)
+    frame = _FRAMEMD5_FRAME.search(result.stdout)
+    if base is None or frame is None:
+        return 0.0
+    return int(frame["pts"]) * int(base["num"]) / int(base["den"])
 
 
 def _audio_command(path: str, sample_rate: int, start: float, duration: float | None) -> list:
