@@ -7,10 +7,14 @@
   DATA/sentences/{train,val,test}/clips-*.tfrecord[.gz]    sentence clips (--unit sentence)
 
 Readers tell the two apart by the suffix (`tfrecord_compression`), so datasets written
-before the uncompressed option existed read as before.
+before the uncompressed option existed read as before. The dataset card
+(`dataset_info.json`) lists each split's clip files (`SHARDS_KEY`); a reader that finds
+others beside them (an earlier run's, written with another shard count or compression)
+or misses one refuses the folder (`shard_mismatch`) rather than mix two datasets.
 """
 
 CLIPS_PREFIX = "clips"
+SHARDS_KEY = "shards"                               # the card's split -> clip file names
 CLIP_FILE_PATTERN = f"{CLIPS_PREFIX}-*.tfrecord*"    # either compression
 TRANSFORM_DIR = "transform_fn"
 SENTENCES_DIR = "sentences"
@@ -29,3 +33,26 @@ def clip_file_pattern(compression: str) -> str:
 def tfrecord_compression(path: str) -> str:
     """tf.data's compression_type for a clip file: "GZIP" for *.gz, "" (none) otherwise."""
     return "GZIP" if path.endswith(".gz") else ""
+
+
+def shard_mismatch(card: dict, split: str, found: list[str], data: str) -> str | None:
+    """Why the clip files `found` (paths or names) for `split` are not the ones the card
+    lists, or None when they are (or the card, written before cards listed them, lists
+    none). Only file names are compared."""
+    listed = card.get(SHARDS_KEY, {}).get(split)
+    if listed is None:
+        return None
+    names = sorted(name.rstrip("/").rsplit("/", 1)[-1] for name in found)
+    extra = sorted(set(names) - set(listed))
+    missing = sorted(set(listed) - set(names))
+    if not extra and not missing:
+        return None
+    parts = []
+    if extra:
+        parts.append(f"{len(extra)} file(s) it does not list, such as {extra[0]} (left by "
+                     "another run?)")
+    if missing:
+        parts.append(f"{len(missing)} file(s) it lists are missing, such as {missing[0]}")
+    return (f"the {split} clips of {data!r} do not match its dataset_info.json: "
+            f"{'; '.join(parts)}. Run lipflow preprocess into an empty folder, or again with "
+            "--overwrite")

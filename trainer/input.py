@@ -26,6 +26,7 @@ every pass and a random seed per batch.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from dataclasses import dataclass
@@ -35,7 +36,8 @@ import tensorflow as tf
 from pipelines.preprocess.splits import SPLITS
 from schemas.clip import (BOUNDARY_MASK, CROP_HEIGHT, CROP_WIDTH, FRAMES, LABEL,
                           feature_specs)
-from schemas.layout import CLIP_FILE_PATTERN, TRANSFORM_DIR, tfrecord_compression
+from schemas.layout import (CLIP_FILE_PATTERN, TRANSFORM_DIR, shard_mismatch,
+                            tfrecord_compression)
 
 _LOG = logging.getLogger(__name__)
 
@@ -155,6 +157,12 @@ def split_files(data_dir: str, split: str) -> list[str]:
     if not files:
         raise ValueError(f"no {split} clips: nothing matches {pattern!r}; give --data the "
                          "folder `lipflow preprocess` wrote (it holds train/, val/, test/)")
+    card = os.path.join(data_dir, "dataset_info.json")
+    if tf.io.gfile.exists(card):
+        with tf.io.gfile.GFile(card) as handle:
+            mismatch = shard_mismatch(json.load(handle), split, files, data_dir)
+        if mismatch:
+            raise ValueError(mismatch)
     return files
 
 

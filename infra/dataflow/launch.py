@@ -124,6 +124,7 @@ def build_preprocess(argv: list[str]) -> tuple[beam.Pipeline, str]:
     from pipelines.preprocess import job
     from pipelines.preprocess.inputs import list_inputs
     from pipelines.preprocess.options import PreprocessOptions, config_from_options
+    from pipelines.preprocess.output_folder import prepare_output
 
     options = PipelineOptions(argv)
     config = config_from_options(options)
@@ -138,6 +139,7 @@ def build_preprocess(argv: list[str]) -> tuple[beam.Pipeline, str]:
         "options": config.as_dict(), "landmark_model": _launch_check(config),
         "versions": job.package_versions(), "orphan_transcripts": len(listing.orphan_transcripts),
     }
+    prepare_output(view.output, view.input, config.as_dict(), view.overwrite)
     vocabulary_file = job.stage_fixed_vocabulary(config, view.output)
     pipeline = beam.Pipeline(options=options)
     job.build_pipeline(pipeline, listing, config, view.output, run_info, vocabulary_file)

@@ -76,6 +76,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     from pipelines.preprocess.inputs import list_inputs
     from pipelines.preprocess.landmarks import LandmarkModelUnavailable
     from pipelines.preprocess.options import config_from_options
+    from pipelines.preprocess.output_folder import OutputInUse
     from pipelines.preprocess.vocabulary import read_fixed_vocabulary
 
     try:
@@ -91,8 +92,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         print(f"lipflow preprocess: no videos found in {args.input!r}", file=sys.stderr)
         return EXIT_BAD_SETUP
     try:
-        manifest = job.run(listing, config, args.input, args.output, options)
-    except LandmarkModelUnavailable as err:
+        manifest = job.run(listing, config, args.input, args.output, options, args.overwrite)
+    except (LandmarkModelUnavailable, OutputInUse) as err:
         print(f"lipflow preprocess: {err}", file=sys.stderr)
         return EXIT_BAD_SETUP
     from pipelines.preprocess.dataset_info import DATASET_INFO_FILE, summary_text

@@ -7,13 +7,15 @@ record that is not a clip of this schema is a dead letter of its own.
 
 from __future__ import annotations
 
+import json
+
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from pipelines.preprocess.dead_letters import DEAD_LETTER, dead_letter, failure
 from schemas.clip import BOUNDARY_MASK, CLIP_ID, FRAMES, VIDEO_ID, WORD, WORD_INDEX, decode_clip
-from schemas.layout import CLIP_FILE_PATTERN
+from schemas.layout import CLIP_FILE_PATTERN, shard_mismatch
 
 NAMESPACE = "lipflow.evaluate"
 
@@ -26,6 +28,13 @@ def split_files(data: str, split: str) -> list[str]:
     if not files:
         raise ValueError(f"no clips for split {split!r}: nothing matches {pattern} "
                          f"(is {data!r} a folder that lipflow preprocess wrote?)")
+    card = FileSystems.join(data, "dataset_info.json")
+    if FileSystems.exists(card):
+        with FileSystems.open(card) as handle:
+            mismatch = shard_mismatch(json.loads(handle.read().decode("utf-8")), split, files,
+                                      data)
+        if mismatch:
+            raise ValueError(mismatch)
     return files
 
 

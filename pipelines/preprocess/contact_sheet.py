@@ -8,15 +8,38 @@ from __future__ import annotations
 
 import functools
 import glob
+import json
 import os
 
 from PIL import Image, ImageDraw
 
 from schemas.clip import BOUNDARY_MASK, CLIP_ID, FRAMES, WORD, parse_clip
-from schemas.layout import CLIP_FILE_PATTERN, tfrecord_compression
+from schemas.layout import CLIP_FILE_PATTERN, shard_mismatch, tfrecord_compression
 
 _LABEL_HEIGHT = 14
 _BAR_HEIGHT = 3
+
+
+def check_against_card(data: str, files: list[str]) -> None:
+    """ValueError when the word clips of a dataset folder (`data`, or the split folder
+    `data` names) are not the files its dataset_info.json lists (shard_mismatch)."""
+    folder = os.path.abspath(data)
+    if not os.path.isfile(os.path.join(folder, "dataset_info.json")):
+        folder = os.path.dirname(folder)
+    card_path = os.path.join(folder, "dataset_info.json")
+    if not os.path.isfile(card_path):
+        return
+    with open(card_path, encoding="utf-8") as handle:
+        card = json.load(handle)
+    by_split: dict[str, list[str]] = {}
+    for path in files:
+        split_folder, name = os.path.split(os.path.abspath(path))
+        if os.path.dirname(split_folder) == folder:  # FOLDER/<split>/clips-*: word clips
+            by_split.setdefault(os.path.basename(split_folder), []).append(name)
+    for split, names in by_split.items():
+        mismatch = shard_mismatch(card, split, names, folder)
+        if mismatch:
+            raise ValueError(mismatch)
 
 
 def read_clips(data: str, limit: int) -> list[dict]:
@@ -27,6 +50,7 @@ def read_clips(data: str, limit: int) -> list[dict]:
     if not files:
         raise ValueError(f"no {CLIP_FILE_PATTERN} files in {data!r}: run lipflow preprocess "
                          "first")
+    check_against_card(data, files)
     records = [tf.data.TFRecordDataset(f, compression_type=tfrecord_compression(f))
                for f in files]
     dataset = functools.reduce(tf.data.Dataset.concatenate, records).map(parse_clip)

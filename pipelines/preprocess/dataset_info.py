@@ -17,13 +17,25 @@ from pipelines.preprocess.splits import SPLITS
 from pipelines.preprocess.vocabulary import VOCABULARY_NAME, pixel_statistics
 from schemas.clip import SCHEMA_VERSION
 from schemas.contract import CONTRACT_KEY, make_contract
-from schemas.layout import TRANSFORM_DIR
+from schemas.layout import CLIP_FILE_PATTERN, SHARDS_KEY, TRANSFORM_DIR
 
 DATASET_INFO_FILE = "dataset_info.json"
 
 
-def build_dataset_info(manifest: dict, transform_dir: str, files: dict[str, str]) -> dict:
-    """The card's content. `files`: split -> glob of its TFRecords, relative to the output."""
+def written_shards(output: str) -> dict[str, list[str]]:
+    """Split -> the names of the clip files in OUTPUT/<split>/, sorted."""
+    found = {}
+    for split in SPLITS:
+        matched = FileSystems.match([FileSystems.join(output, split, CLIP_FILE_PATTERN)])
+        found[split] = sorted(m.path.rstrip("/").rsplit("/", 1)[-1]
+                              for m in matched[0].metadata_list)
+    return found
+
+
+def build_dataset_info(manifest: dict, transform_dir: str, files: dict[str, str],
+                       shards: dict[str, list[str]]) -> dict:
+    """The card's content. `files`: split -> glob of its TFRecords, relative to the output;
+    `shards`: split -> the names of its clip files (`written_shards`), which readers check."""
     import tensorflow_transform as tft
 
     output = tft.TFTransformOutput(transform_dir)
@@ -47,6 +59,7 @@ def build_dataset_info(manifest: dict, transform_dir: str, files: dict[str, str]
         "pixel_std": std,
         "transform_fn": TRANSFORM_DIR,
         "files": files,
+        SHARDS_KEY: shards,
         "options": manifest["options"],
         CONTRACT_KEY: make_contract(manifest["options"], mean_face(), mean, std,
                                     SCHEMA_VERSION).as_dict(),

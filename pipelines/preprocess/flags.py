@@ -80,7 +80,11 @@ def add_preprocess_arguments(parser, required: bool) -> None:
                              "manifest with a 'video' column")
     parser.add_argument("--output", required=required,
                         help="folder for clips-*.tfrecord[.gz], dead_letters.jsonl and "
-                             "manifest.json (local path or gs://)")
+                             "manifest.json (local path or gs://); a folder holding another "
+                             "run's dataset is refused (a rerun of the same run rewrites it)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="delete what an earlier run of another input or other settings "
+                             "wrote into --output before writing (never other files)")
     for field in dataclasses.fields(PreprocessConfig):
         parser.add_argument(f"--{field.name}", type=type(field.default), default=field.default,
                             help=f"{_HELP[field.name]} (default: {field.default})")

@@ -32,7 +32,7 @@ from pipelines.preprocess.augment_clips import AugmentTrain
 from pipelines.preprocess.config import PreprocessConfig
 from pipelines.preprocess.crop_mouths import CropMouths
 from pipelines.preprocess.dataset_info import (DATASET_INFO_FILE, build_dataset_info,
-                                               write_dataset_info)
+                                               write_dataset_info, written_shards)
 from pipelines.preprocess.dead_letters import DEAD_LETTER, WriteDeadLetters, failure
 from pipelines.preprocess.decode import ffmpeg_executable, ffmpeg_version
 from pipelines.preprocess.detect_landmarks import DetectLandmarks
@@ -40,6 +40,7 @@ from pipelines.preprocess.filter_quality import FilterQuality
 from pipelines.preprocess.inputs import InputListing
 from pipelines.preprocess.landmarks import make_backend
 from pipelines.preprocess.plan_chunks import PlanChunks
+from pipelines.preprocess.output_folder import prepare_output
 from pipelines.preprocess.progress import progress_line, record_progress
 from pipelines.preprocess.read_transcripts import ReadTranscripts
 from pipelines.preprocess.shot_list import WriteShotLists
@@ -177,16 +178,16 @@ def stage_fixed_vocabulary(config: PreprocessConfig, output: str) -> str:
 
 
 def run(listing: InputListing, config: PreprocessConfig, input_path: str, output: str,
-        options: PipelineOptions) -> dict:
-    """Runs the job to completion and returns the manifest it wrote."""
+        options: PipelineOptions, overwrite: bool = False) -> dict:
+    """Runs the job to completion and returns the manifest it wrote. OutputInUse when
+    `output` holds another run's dataset and `overwrite` is False (output_folder.py)."""
     run_info = {
         "input": input_path, "output": output,
         "started_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "options": config.as_dict(), "landmark_model": check_backend(config),
         "versions": package_versions(), "orphan_transcripts": len(listing.orphan_transcripts),
     }
-    if not FileSystems.exists(output):
-        FileSystems.mkdirs(output)
+    prepare_output(output, input_path, config.as_dict(), overwrite)
     vocabulary_file = stage_fixed_vocabulary(config, output)
     _LOG.info("preprocessing %d videos from %s into %s", len(listing.videos), input_path, output)
     describe = functools.partial(progress_line, total=len(listing.videos))
@@ -197,7 +198,8 @@ def run(listing: InputListing, config: PreprocessConfig, input_path: str, output
     with FileSystems.open(FileSystems.join(output, MANIFEST_FILE)) as handle:
         written = json.load(handle)
     files = {split: f"{split}/{clip_file_pattern(config.compression)}" for split in SPLITS}
-    info = build_dataset_info(written, FileSystems.join(output, TRANSFORM_DIR), files)
+    info = build_dataset_info(written, FileSystems.join(output, TRANSFORM_DIR), files,
+                              written_shards(output))
     write_dataset_info(info, FileSystems.join(output, DATASET_INFO_FILE))
     FileSystems.delete([FileSystems.join(output, TFT_TEMP_DIR)])
     return written

@@ -31,7 +31,7 @@ from pipelines.preprocess.splits import SPLITS
 from pipelines.preprocess.vocabulary import (PIXEL_MEAN, PIXEL_SQ_MEAN, WORD, AnalyzeFeatures,
                                              read_fixed_vocabulary, write_vocabulary_asset)
 from schemas.clip import AUGMENT_COPY, FRAMES
-from schemas.layout import CLIP_FILE_PATTERN, CLIPS_PREFIX, TRANSFORM_DIR
+from schemas.layout import CLIP_FILE_PATTERN, CLIPS_PREFIX, TRANSFORM_DIR, shard_mismatch
 
 DEAD_LETTERS_FILE = "dead_letters.jsonl"
 _TEMP = "tmp_merge"
@@ -43,10 +43,16 @@ def link_split_files(batches: dict[str, str], output: str) -> dict[str, list[str
     clips-<batch>-<rest>; `batches`: batch id -> its folder. split -> the new paths."""
     placed = {split: [] for split in SPLITS}
     for batch, folder in sorted(batches.items()):
+        with open(os.path.join(folder, DATASET_INFO_FILE), encoding="utf-8") as handle:
+            card = json.load(handle)
         for split in SPLITS:
             os.makedirs(os.path.join(output, split), exist_ok=True)
-            for source in sorted(FileSystems.match(
-                    [os.path.join(folder, split, CLIP_FILE_PATTERN)])[0].metadata_list):
+            sources = sorted(FileSystems.match(
+                [os.path.join(folder, split, CLIP_FILE_PATTERN)])[0].metadata_list)
+            mismatch = shard_mismatch(card, split, [m.path for m in sources], folder)
+            if mismatch:
+                raise ValueError(f"batch {batch}: {mismatch}")
+            for source in sources:
                 name = os.path.basename(source.path)[len(CLIPS_PREFIX) + 1:]
                 target = os.path.join(output, split, f"{CLIPS_PREFIX}-{batch}-{name}")
                 _link_or_copy(source.path, target)
@@ -132,7 +138,10 @@ def merge_batches(batches: dict[str, str], output: str, options: PipelineOptions
         with open(os.path.join(batches[batch], "manifest.json"), encoding="utf-8") as handle:
             manifests.append(json.load(handle))
     files = {split: f"{split}/{CLIP_FILE_PATTERN}" for split in SPLITS}
-    info = build_dataset_info(_summed(manifests), os.path.join(output, TRANSFORM_DIR), files)
+    shards = {split: sorted(os.path.basename(path) for path in paths)
+              for split, paths in placed.items()}
+    info = build_dataset_info(_summed(manifests), os.path.join(output, TRANSFORM_DIR), files,
+                              shards)
     info["manifest"] = [os.path.join(batches[b], "manifest.json") for b in sorted(batches)]
     info["batches"] = sorted(batches)
     write_dataset_info(info, os.path.join(output, DATASET_INFO_FILE))
