@@ -28,6 +28,15 @@ def _jsonl(path):
         return [json.loads(line) for line in handle if line.strip()]
 
 
+def _list_in_card(data, split, names):
+    """Lists added clip files in the dataset card, as if the dataset had been written so
+    and damaged afterwards (readers refuse files the card does not list)."""
+    card_path = data / "dataset_info.json"
+    card = json.load(open(card_path))
+    card["shards"][split] = sorted(card["shards"][split] + names)
+    card_path.write_text(json.dumps(card))
+
+
 @pytest.fixture(scope="module")
 def export(small_model):
     return os.path.join(small_model, "export")
@@ -112,6 +121,8 @@ def test_bad_records_and_corrupt_files_are_dead_letters(small_dataset, export, t
     with tf.io.TFRecordWriter(str(data / "val" / "clips-00002-of-00003.tfrecord.gz"),
                               options="GZIP") as writer:
         writer.write(b"not a clip at all")
+    _list_in_card(data, "val", ["clips-00001-of-00003.tfrecord.gz",
+                                "clips-00002-of-00003.tfrecord.gz"])
     output = tmp_path / "eval"
     result = lipflow("evaluate", "--data", str(data), "--model", export, "--output", str(output),
                      "--split", "val", "--bootstrap_samples", "200",

@@ -23,8 +23,8 @@ from tests.runs import lipflow
 NOISE = ("Could not find cuda drivers", "cuInit", "oneDNN custom operations",
          "absl::InitializeLog")
 CLIPS = ("bbaf3s", "lgiz3s")
-OUTPUTS = ["dataset_info.json", "dead_letters.jsonl", "manifest.json", "shots.jsonl", "test",
-           "train", "transform_fn", "val"]
+OUTPUTS = ["dataset_info.json", "dead_letters.jsonl", "manifest.json", "run.json", "shots.jsonl",
+           "test", "train", "transform_fn", "val"]
 
 
 def test_the_filter_drops_start_up_noise_and_keeps_every_other_line_in_order():
