@@ -64,15 +64,25 @@ def test_a_small_gain_on_few_clips_is_not_significant():
     assert record["promote"] is False
 
 
-def test_predictions_are_paired_on_clip_id_and_unpaired_ones_counted():
+def test_predictions_are_paired_on_clip_id_and_a_clip_one_model_missed_is_wrong_for_it():
     candidate = [{"clip_id": "b", "correct": True}, {"clip_id": "a", "correct": False},
                  {"clip_id": "c", "correct": True}]
     production = [{"clip_id": "a", "correct": True}, {"clip_id": "b", "correct": True},
-                  {"clip_id": "d", "correct": False}]
+                  {"clip_id": "d", "correct": True}]
     ours, theirs, clips, unpaired = paired_outcomes(candidate, production)
-    assert clips == ["a", "b"]
-    assert list(ours) == [False, True] and list(theirs) == [True, True]
+    assert clips == ["a", "b", "c", "d"]
+    assert list(ours) == [False, True, True, False]
+    assert list(theirs) == [True, True, False, True]
     assert unpaired == {"candidate_only": 1, "production_only": 1}
+
+
+def test_a_candidate_that_skips_the_clips_it_would_miss_is_not_promoted():
+    production = [{"clip_id": f"c{k:02d}", "correct": k >= 20} for k in range(40)]
+    candidate = [{"clip_id": f"c{k:02d}", "correct": True} for k in range(25)]  # 15 unscored
+    ours, theirs, _, _ = paired_outcomes(candidate, production)
+    # On the 25 clips both scored the candidate wins 25 to 5; on all 40, 25 to 20.
+    assert ours.mean() == 25 / 40 and theirs.mean() == 20 / 40
+    assert compare(ours, theirs, GateConfig())["promote"] is False
 
 
 @pytest.mark.parametrize("fields", [{"confidence": 1.0}, {"margin": 1.5},

@@ -11,7 +11,7 @@ batches it would have seen), and its learning rate decays (cosine) to a small on
 evaluation normalises with batch norm's moving statistics, which lag behind weights still
 moving fast at a constant rate, so a constant-rate candidate that fitted its clips in
 training could score no better than the 1-epoch production once evaluated.
-A user keeps the default, the test split.
+A user keeps the default, the val split.
 """
 
 import hashlib

@@ -74,7 +74,7 @@ def training_contract(card: dict, data_dir: str, config: TrainConfig,
                          f"{data_dir!r} are {contract.crop_size} pixels square: set "
                          f"input.crop_size to at most {contract.crop_size}")
     config.input.model_frames(contract.window_length)  # fails early on too many frames
-    if warm_source and os.path.isdir(warm_source):
+    if warm_source and tf.io.gfile.isdir(warm_source):  # an export folder, maybe gs://
         from pipelines.evaluate.inference import read_contract
 
         check_contract(read_contract(warm_source), contract, repr(warm_source),

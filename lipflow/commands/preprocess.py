@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
 from lipflow.commands.exit_codes import EXIT_BAD_SETUP, EXIT_FAILED_RUN, EXIT_OK
@@ -96,11 +95,14 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     except (LandmarkModelUnavailable, OutputInUse) as err:
         print(f"lipflow preprocess: {err}", file=sys.stderr)
         return EXIT_BAD_SETUP
+    from apache_beam.io.filesystems import FileSystems
+
     from pipelines.preprocess.dataset_info import DATASET_INFO_FILE, summary_text
 
     print(_summary(manifest, args.output))
-    with open(os.path.join(args.output, DATASET_INFO_FILE), encoding="utf-8") as handle:
-        print(summary_text(json.load(handle)))
+    # Through Beam's file systems: --output may be gs://.
+    with FileSystems.open(FileSystems.join(args.output, DATASET_INFO_FILE)) as handle:
+        print(summary_text(json.loads(handle.read().decode("utf-8"))))
     return _verdict(manifest, config.max_failure_fraction)
 
 

@@ -39,14 +39,20 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="confidence of the paired tests (default: 0.95)")
     parser.add_argument("--bootstrap_samples", type=int, default=2000,
                         help="paired bootstrap resamples (default: 2000)")
-    parser.add_argument("--gate_split", default="test",
-                        help="split both models are compared on (default: test)")
+    parser.add_argument("--gate_split", default="val", choices=("train", "val", "test"),
+                        help="split both models are compared on (default: val). The test "
+                             "split is scored once, for the registry, when a model is "
+                             "promoted, so no decision is tuned on it")
     parser.add_argument("--no_warm_start", action="store_true",
                         help="train the candidate from scratch instead of from production")
     parser.add_argument("--until", default="", choices=("", "preprocessed", "dataset_built",
                                                         "trained", "evaluated"),
                         help="stop after this step; the next run resumes from it (a scheduler "
                              "runs the Beam jobs, training and the gate as separate tasks)")
+    parser.add_argument("--keep", type=int, default=0, metavar="N",
+                        help="keep only the N newest datasets/VERSION folders (and "
+                             "production's); batches stay, so any can be rebuilt "
+                             "(default: 0, keep all)")
     parser.add_argument("--status", action="store_true",
                         help="print the registry (versions, status, metrics, data) and exit")
     return parser
@@ -54,7 +60,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace, extra: list[str]) -> int:
     from pipelines.retrain import registry as registry_lib
+    from pipelines.retrain.cycle import check_workdir
 
+    try:
+        check_workdir(args.workdir)
+    except ValueError as err:
+        print(f"lipflow retrain: {err}", file=sys.stderr)
+        return EXIT_BAD_SETUP
     if args.status:
         print(registry_lib.status_text(registry_lib.load_registry(args.workdir)))
         return EXIT_OK
@@ -63,6 +75,7 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
         return EXIT_BAD_SETUP
     from pipelines.retrain.cycle import RetrainConfig, run_cycle
     from pipelines.retrain.gate import GateConfig
+    from pipelines.retrain.lock import WorkdirBusy
 
     try:
         config = RetrainConfig(
@@ -70,10 +83,10 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
             gate=GateConfig(margin=args.margin, confidence=args.confidence,
                             bootstrap_samples=args.bootstrap_samples),
             gate_split=args.gate_split, warm_start=not args.no_warm_start,
-            preprocess_args=tuple(extra), until=args.until)
+            preprocess_args=tuple(extra), until=args.until, keep=args.keep)
         config.train()  # a bad preset or override fails before any work
         result = run_cycle(args.input, args.workdir, config)
-    except ValueError as err:
+    except (ValueError, WorkdirBusy) as err:
         print(f"lipflow retrain: {err}", file=sys.stderr)
         return EXIT_BAD_SETUP
     print(_summary(result, args.workdir))

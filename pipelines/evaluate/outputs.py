@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from apache_beam.io.filesystems import FileSystems
 
+from pipelines.atomic_write import write_atomically
 from pipelines.evaluate.context import ALONE_SLICE
 from pipelines.evaluate.metrics import (METRICS_SCHEMA_VERSION, MetricsConfig,
                                         compare_to_baseline, compute_metrics)
@@ -118,8 +119,7 @@ def per_word_csv(per_word: list[dict]) -> str:
 
 
 def _write(path: str, text: str, mime: str) -> None:
-    with FileSystems.create(path, mime_type=mime) as handle:
-        handle.write(text.encode("utf-8"))
+    write_atomically(path, text.encode("utf-8"), mime)
 
 
 def _json(document: dict) -> str:

@@ -8,10 +8,10 @@ contract a model trained on the data depends on (schemas/contract.py).
 
 from __future__ import annotations
 
-import json
 
 from apache_beam.io.filesystems import FileSystems
 
+from pipelines.atomic_write import write_json_atomically
 from pipelines.preprocess.mean_face import mean_face
 from pipelines.preprocess.splits import SPLITS
 from pipelines.preprocess.vocabulary import VOCABULARY_NAME, pixel_statistics
@@ -69,8 +69,7 @@ def build_dataset_info(manifest: dict, transform_dir: str, files: dict[str, str]
 
 
 def write_dataset_info(info: dict, path: str) -> None:
-    with FileSystems.create(path, mime_type="application/json") as handle:
-        handle.write(json.dumps(info, indent=2, ensure_ascii=False, sort_keys=True).encode())
+    write_json_atomically(path, info)
 
 
 def summary_text(info: dict) -> str:

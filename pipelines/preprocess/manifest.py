@@ -11,12 +11,11 @@ line refuses to call an unbalanced run a success.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 
 import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
 
+from pipelines.atomic_write import write_json_atomically
 from pipelines.preprocess.dead_letters import DROPPED, FAILURE, NO_CLIP, kind_of
 from schemas.clip import SCHEMA_VERSION
 
@@ -162,9 +161,7 @@ def build_manifest(counts: dict, run_info: dict) -> dict:
 
 
 def _write_json(document: dict, path: str) -> str:
-    with FileSystems.create(path, mime_type="application/json") as handle:
-        handle.write(json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True).encode())
-    return path
+    return write_json_atomically(path, document)
 
 
 class WriteManifest(beam.PTransform):

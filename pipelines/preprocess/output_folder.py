@@ -20,6 +20,7 @@ import json
 
 from apache_beam.io.filesystems import FileSystems
 
+from pipelines.atomic_write import write_json_atomically
 from pipelines.preprocess.splits import SPLITS
 from schemas.layout import SENTENCES_DIR, TRANSFORM_DIR
 
@@ -77,6 +78,4 @@ def prepare_output(output: str, input_path: str, options: dict, overwrite: bool)
                 "pass --overwrite to delete it first, or choose another --output")
     if present:
         FileSystems.delete([FileSystems.join(output, name) for name in present])
-    with FileSystems.create(FileSystems.join(output, RUN_FILE),
-                            mime_type="application/json") as handle:
-        handle.write(json.dumps(this_run, indent=2, sort_keys=True).encode("utf-8"))
+    write_json_atomically(FileSystems.join(output, RUN_FILE), this_run)

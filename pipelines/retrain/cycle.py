@@ -3,11 +3,12 @@
   list inputs -> new videos (state.json) -> preprocess them into batches/BATCH
   -> rebuild datasets/VERSION from every batch -> train registry/VERSION (warm start
   from production) -> evaluate candidate and production on the same split of that dataset
-  -> paired gate -> registry (promoted or refused)
+  -> paired gate -> registry (promoted or refused; a promoted model is also scored once on
+  the test split, which the gate never sees)
 
 Each step records its completion in the state file before the next starts; a rerun
 after a kill skips the finished steps (training itself resumes from its last epoch).
-A cycle with no new video does nothing.
+A cycle with no new video does nothing. One run at a time holds the work folder (lock.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 from dataclasses import dataclass
 
 from pipelines.retrain import registry as registry_lib
@@ -28,6 +30,9 @@ DATASETS_DIR = "datasets"
 NOTHING_NEW, NO_CLIPS, PROMOTED, REFUSED, PAUSED = (
     "nothing_new", "no_clips", "promoted", "refused", "paused")
 UNTIL_STEPS = ("preprocessed", "dataset_built", "trained", "evaluated")
+# Tests set this to a step name (or "gated": the registry written, the state not yet) to
+# have the run kill itself there, as a crash would, without racing it from outside.
+KILL_AFTER_ENV = "LIPFLOW_TEST_KILL_AFTER"
 # Flags retrain sets itself for each batch.
 _OWN_PREPROCESS_FLAGS = ("--input", "--output", "--vocabulary")
 _LOG = logging.getLogger(__name__)
@@ -36,17 +41,19 @@ _LOG = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class RetrainConfig:
     """train_config: a trainer preset; train_overrides: its KEY=VALUE overrides; gate_split:
-    the split both models are compared on; warm_start: start the candidate from production;
-    preprocess_args: preprocess flags (and Beam flags) for every batch, fixed at the first
-    cycle (those it does not know are Beam's, for every pipeline)."""
+    the split both models are compared on (val: test stays unseen until a model is promoted);
+    warm_start: start the candidate from production; preprocess_args: preprocess flags (and
+    Beam flags) for every batch, fixed at the first cycle (those it does not know are
+    Beam's, for every pipeline); keep: how many dataset versions to keep (0: all)."""
 
     train_config: str = "demo"
     train_overrides: tuple[str, ...] = ()
     gate: GateConfig = GateConfig()
-    gate_split: str = "test"
+    gate_split: str = "val"
     warm_start: bool = True
     preprocess_args: tuple[str, ...] = ()
     until: str = ""  # stop after this step (a scheduler runs the steps as separate tasks)
+    keep: int = 0
 
     def __post_init__(self):
         from pipelines.preprocess.splits import SPLITS
@@ -55,6 +62,8 @@ class RetrainConfig:
             raise ValueError(f"until must be one of {UNTIL_STEPS}, got {self.until!r}")
         if self.gate_split not in SPLITS:
             raise ValueError(f"gate_split must be one of {SPLITS}, got {self.gate_split!r}")
+        if self.keep < 0:
+            raise ValueError(f"keep must be >= 0 (0 keeps every dataset), got {self.keep}")
         own = [a for a in self.preprocess_args if a.split("=")[0] in _OWN_PREPROCESS_FLAGS]
         if own:
             raise ValueError(f"lipflow retrain sets {own} itself for each batch; leave them out")
@@ -91,6 +100,12 @@ def _save(workdir: str, state: dict, step: str) -> None:
     state["cycle"]["step"] = step
     state_lib.save_state(workdir, state)
     _LOG.info("retrain %s: %s", state["cycle"]["version"], step)
+    _kill_if_asked(step)
+
+
+def _kill_if_asked(step: str) -> None:
+    if os.environ.get(KILL_AFTER_ENV) == step:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def split_preprocess_args(args: tuple[str, ...]) -> tuple[dict, list[str]]:
@@ -164,11 +179,11 @@ def _batches_with_clips(workdir: str, state: dict) -> dict[str, str]:
 
 
 def _evaluate(export: str, data: str, output: str, config: RetrainConfig,
-              baseline: str = "") -> dict:
+              baseline: str = "", split: str = "") -> dict:
     from pipelines.evaluate import job as evaluate_job
     from pipelines.evaluate.config import EvaluateConfig
 
-    evaluate_config = EvaluateConfig(models=(export,), split=config.gate_split,
+    evaluate_config = EvaluateConfig(models=(export,), split=split or config.gate_split,
                                      baseline=baseline)
     return evaluate_job.run(evaluate_config, data, output, _beam_options(config.beam_args))
 
@@ -192,9 +207,46 @@ def _pause(state: dict, config: RetrainConfig, step: str) -> dict | None:
             "batch": state["cycle"]["batch"], "step": step}
 
 
+def check_workdir(workdir: str) -> None:
+    """ValueError for a work folder retrain cannot hold: the state, registry and lock need
+    a file system with renames and locks, which an object store URL is not."""
+    if "://" in workdir:
+        raise ValueError(
+            f"--workdir {workdir!r} is an object store URL; retrain keeps its state, registry "
+            "and lock in a local or mounted folder (mount the bucket, e.g. with Cloud Storage "
+            "FUSE, and give its path). --input and the Beam jobs may still read gs:// paths")
+
+
 def run_cycle(input_path: str, workdir: str, config: RetrainConfig) -> dict:
-    """Runs (or resumes) one cycle; {"outcome": nothing_new | no_clips | promoted |
-    refused, "version", "batch", ...}."""
+    """Runs (or resumes) one cycle under the work folder's lock; {"outcome": nothing_new |
+    no_clips | promoted | refused | paused, "version", "batch", ...}. WorkdirBusy when
+    another run holds the folder."""
+    from pipelines.retrain.lock import workdir_lock
+
+    check_workdir(workdir)
+    with workdir_lock(workdir):
+        result = _run_cycle(input_path, workdir, config)
+        if config.keep:
+            prune_datasets(workdir, config.keep)
+    return result
+
+
+def prune_datasets(workdir: str, keep: int) -> list[str]:
+    """Deletes all but the `keep` newest datasets/VERSION folders (never production's);
+    the versions deleted. Batches stay: every dataset can be rebuilt from them."""
+    folder = os.path.join(workdir, DATASETS_DIR)
+    if not os.path.isdir(folder):
+        return []
+    production = registry_lib.load_registry(workdir)["production"]
+    versions = sorted(os.listdir(folder))
+    doomed = [v for v in versions[:-keep] if v != production]
+    for version in doomed:
+        shutil.rmtree(os.path.join(folder, version))
+        _LOG.info("retrain: pruned dataset %s (--keep %d)", version, keep)
+    return doomed
+
+
+def _run_cycle(input_path: str, workdir: str, config: RetrainConfig) -> dict:
     state = state_lib.load_state(workdir)
     if state["cycle"] is None and not _open_cycle(workdir, state, input_path, config):
         return {"outcome": NOTHING_NEW}
@@ -269,10 +321,32 @@ def _train_and_decide(workdir: str, state: dict, dataset: str, config: RetrainCo
     else:
         gate = {"promote": True, "reason": "first model: no production model to compare with"}
     record = _version_record(workdir, state, dataset, config, metrics, summary, gate, warm)
+    if gate["promote"]:
+        record["metrics"]["test"] = _test_scores(workdir, version, dataset, config, metrics)
     registry_lib.record_decision(workdir, record, gate["promote"])
+    _kill_if_asked("gated")
     outcome = PROMOTED if gate["promote"] else REFUSED
     return _close(workdir, state, {"outcome": outcome, "version": version,
                                    "batch": state["cycle"]["batch"], "gate": gate})
+
+
+def _scores(metrics: dict) -> dict:
+    return {"top1": metrics["top1"]["value"],
+            "top1_ci": [metrics["top1"]["ci_low"], metrics["top1"]["ci_high"]],
+            "top5": metrics["top5"], "scored": metrics["counts"]["scored"]}
+
+
+def _test_scores(workdir: str, version: str, dataset: str, config: RetrainConfig,
+                 gate_metrics: dict) -> dict | None:
+    """The promoted model's scores on the test split, once (None when it has no clips)."""
+    if config.gate_split == "test":
+        return _scores(gate_metrics)
+    with open(os.path.join(dataset, "dataset_info.json"), encoding="utf-8") as handle:
+        if not json.load(handle)["splits"]["test"]["clips"]:
+            return None
+    output = os.path.join(registry_lib.version_dir(workdir, version), "evaluation", "test")
+    return _scores(_evaluate(registry_lib.export_of(workdir, version), dataset, output, config,
+                             split="test"))
 
 
 def _version_record(workdir: str, state: dict, dataset: str, config: RetrainConfig,
@@ -282,9 +356,7 @@ def _version_record(workdir: str, state: dict, dataset: str, config: RetrainConf
     return {
         "version": version, "created_at": state["cycle"]["opened_at"],
         "export": registry_lib.export_of(workdir, version),
-        "metrics": {"split": config.gate_split, "top1": metrics["top1"]["value"],
-                    "top1_ci": [metrics["top1"]["ci_low"], metrics["top1"]["ci_high"]],
-                    "top5": metrics["top5"], "scored": metrics["counts"]["scored"],
+        "metrics": {"split": config.gate_split, **_scores(metrics),
                     "validation": summary["validation"]},
         "gate": gate,
         "data": {"dataset": dataset, "batches": batches, "new_batch": state["cycle"]["batch"],

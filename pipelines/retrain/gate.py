@@ -112,13 +112,15 @@ def paired_outcomes(candidate_rows: list[dict], production_rows: list[dict]
                     ) -> tuple[np.ndarray, np.ndarray, list[str], dict]:
     """Joins two predictions.jsonl row lists on clip id.
 
-    Returns candidate and production correctness bool [N] over the clips both scored (sorted
-    by clip id), those ids, and how many clips only one of them scored (which are left out).
+    Returns candidate and production correctness bool [N] over every clip either model
+    scored (sorted by clip id), those ids, and how many clips only one of them scored. A
+    clip a model did not score counts as wrong for that model: dropping it instead would
+    let a model that fails on hard clips (out of its vocabulary, an error) skip them.
     """
     candidate = {row["clip_id"]: bool(row["correct"]) for row in candidate_rows}
     production = {row["clip_id"]: bool(row["correct"]) for row in production_rows}
-    shared = sorted(candidate.keys() & production.keys())
+    clips = sorted(candidate.keys() | production.keys())
     unpaired = {"candidate_only": len(candidate.keys() - production.keys()),
                 "production_only": len(production.keys() - candidate.keys())}
-    return (np.array([candidate[c] for c in shared], bool),
-            np.array([production[c] for c in shared], bool), shared, unpaired)
+    return (np.array([candidate.get(c, False) for c in clips], bool),
+            np.array([production.get(c, False) for c in clips], bool), clips, unpaired)

@@ -34,13 +34,10 @@ def load_registry(workdir: str) -> dict:
 
 
 def save_registry(workdir: str, registry: dict) -> None:
-    """Writes the registry atomically (a temporary file renamed over the old one)."""
-    folder = registry_dir(workdir)
-    os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, REGISTRY_FILE)
-    with open(path + ".tmp", "w", encoding="utf-8") as handle:
-        json.dump(registry, handle, indent=2, sort_keys=True)
-    os.replace(path + ".tmp", path)
+    """Writes the registry atomically (synced, then renamed over the old one)."""
+    from pipelines.atomic_write import write_json_atomically
+
+    write_json_atomically(os.path.join(registry_dir(workdir), REGISTRY_FILE), registry)
 
 
 def version_dir(workdir: str, version: str) -> str:

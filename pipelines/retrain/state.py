@@ -24,6 +24,7 @@ import os
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
+from pipelines.atomic_write import write_json_atomically
 from pipelines.preprocess.inputs import InputListing, VideoInput
 
 STATE_FILE = "state.json"
@@ -46,13 +47,7 @@ def load_state(workdir: str) -> dict:
 
 def save_state(workdir: str, state: dict) -> None:
     """Writes the state atomically (a temporary file renamed over the old one)."""
-    os.makedirs(workdir, exist_ok=True)
-    path = os.path.join(workdir, STATE_FILE)
-    with open(path + ".tmp", "w", encoding="utf-8") as handle:
-        json.dump(state, handle, indent=2, sort_keys=True)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(path + ".tmp", path)
+    write_json_atomically(os.path.join(workdir, STATE_FILE), state)
 
 
 def file_sha256(path: str) -> str:
