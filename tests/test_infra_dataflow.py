@@ -611,13 +611,43 @@ def test_preprocess_graph_builds_for_dataflow_on_gpu_workers(tmp_path):
     assert summary["machine_type"] == "g2-standard-4"
     assert summary["service_options"] == [GPU_OPTION]
     for step in ("ReadTranscripts", "DetectLandmarks", "CropMouths", "AnalyzeVocabulary",
-                 "WriteTrainClips", "WriteDeadLetters", "WriteManifest"):
+                 "WriteTrainClips", "WriteDeadLetters", "WriteManifest", "WriteDatasetCard"):
         assert step in summary["steps"]
     assert summary["direct"] == {"image": IMAGE_GPU, "machine_type": "g2-standard-4",
                                  "service_options": [GPU_OPTION]}
     # --vocabulary: the list is staged beside the output for the transform graph to keep.
     staged = tmp_path / "out" / "tmp_tft" / "fixed_vocabulary" / "word"
     assert staged.read_text() == "bin\nblue\nat\n"
+
+
+# A template launch submits the pipeline and returns; nothing runs after the pipeline.
+_LAUNCH_AND_LEAVE = r"""
+import importlib.util, json, os, sys
+request = json.loads(sys.argv[1])
+spec = importlib.util.spec_from_file_location("launch", request["launch"])
+launch = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(launch)
+name, pipeline, output = launch.build_job(request["argv"], {})
+pipeline.run().wait_until_finish()  # on Dataflow the launcher would not even wait
+sys.stdout.flush()
+os._exit(0)
+"""
+
+
+@pytest.mark.slow
+def test_a_template_run_leaves_a_dataset_card_and_no_scratch_folder(tmp_path):
+    out = tmp_path / "out"
+    request = {"launch": os.path.join(INFRA, "launch.py"),
+               "argv": [f"--input={_manifest(str(tmp_path))}", f"--output={out}",
+                        "--runner=DirectRunner", "--direct_running_mode=in_memory"]}
+    result = subprocess.run([sys.executable, "-c", _LAUNCH_AND_LEAVE, json.dumps(request)],
+                            cwd=REPO, capture_output=True, text=True, check=False, timeout=600)
+    assert result.returncode == 0, result.stderr[-4000:]
+    card = json.loads((out / "dataset_info.json").read_text())
+    assert card["shards"]["train"] == sorted(os.listdir(out / "train"))
+    written = json.loads((out / "manifest.json").read_text())["words"]["written"]
+    assert sum(card["splits"][s]["clips"] for s in ("train", "val", "test")) == written > 0
+    assert not (out / "tmp_tft").exists()
 
 
 @pytest.mark.slow

@@ -12,8 +12,7 @@ from pipelines.preprocess import manifest
 from pipelines.preprocess.dataset_info import write_dataset_info
 from pipelines.retrain import registry as registry_lib
 from pipelines.retrain import state as state_lib
-DATASETS_DIR = "datasets"
-prune_datasets = None
+from pipelines.retrain.cycle import DATASETS_DIR, prune_datasets
 from pipelines.retrain.lock import WorkdirBusy, workdir_lock
 from tests.runs import lipflow
 

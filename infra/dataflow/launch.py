@@ -9,9 +9,9 @@ job, `--data` / `--model` the evaluation (the two sets do not overlap).
 The launcher needs the program to return once the job is submitted, so this does what
 `lipflow preprocess` and `lipflow evaluate` do before their pipeline starts (parse and
 check the options, list the inputs, load the landmark model or read the models'
-vocabularies) and then submits without waiting. What `lipflow preprocess` does after
-its pipeline has finished (writing dataset_info.json, deleting the tf.Transform scratch
-folder) is therefore not done by a template run; the README says so.
+vocabularies) and then submits without waiting. The dataset card (dataset_info.json) and
+the removal of tf.Transform's scratch folder are the pipeline's own last stage, so a
+template run leaves the same folder as `lipflow preprocess`.
 
 A template parameter holds one string: a flag that a command takes several times
 (`--model`, `--slice`) takes a comma-separated list here.

@@ -23,12 +23,12 @@ from apache_beam.metrics import Metrics
 
 from pipelines.preprocess.audio import SAMPLE_RATE, MediaInfo, decode_audio, probe_media
 from pipelines.preprocess.dead_letters import COUNTER_NAMESPACE, DEAD_LETTER, dead_letter, failure
-from pipelines.preprocess.detect_landmarks import local_copy
 from pipelines.preprocess.errors import RecordError
 from pipelines.preprocess.forced_alignment import (AlignmentThresholds, CueAligner, WordFailure,
                                                    cue_audio_span, cue_failures)
 from pipelines.preprocess.read_transcripts import VideoJob
 from pipelines.preprocess.transcripts import Cue, Transcript, WordTiming
+from pipelines.storage import local_copy
 
 STAGE = "align_subtitles"
 _LOG = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from pipelines.preprocess import clipping
 from pipelines.preprocess.active_speaker import SpeakerConfig
 from pipelines.preprocess.config import PreprocessConfig
 from pipelines.preprocess.dead_letters import COUNTER_NAMESPACE, DEAD_LETTER, dead_letter, failure
-from pipelines.preprocess.detect_landmarks import VideoTracks, local_copy
+from pipelines.preprocess.detect_landmarks import VideoTracks
 from pipelines.preprocess.errors import RecordError
 from pipelines.preprocess.mean_face import mean_face
 from pipelines.preprocess.quality import measure_quality
@@ -32,6 +32,7 @@ from pipelines.preprocess.sentences import Sentence, sentence_text, transcript_s
 from pipelines.preprocess.windows import span_window
 from pipelines.preprocess.word_placement import (PlacedWord, place_window, prepare_faces,
                                                  video_word_times)
+from pipelines.storage import local_copy
 from schemas.clip import UNIT_SENTENCE, ClipRecord
 
 STAGE = "crop_mouths"

@@ -1,14 +1,17 @@
 """The dataset card: `dataset_info.json` beside the data, and its human summary.
 
-Written by the launcher once the job has finished, from the manifest's counts and the
-transform graph the job wrote (vocabulary in label order, the train split's pixel
-statistics), so it describes exactly what is on disk. Its "preprocessing" block is the
-contract a model trained on the data depends on (schemas/contract.py).
+Written by the job's last stage (`WriteDatasetCard`), once the manifest, the transform
+graph (vocabulary in label order, the train split's pixel statistics) and every clip file
+are written, so it describes exactly what is on disk; being a stage of the pipeline, it is
+written by runs that nobody waits for too (a Flex Template launch). Its "preprocessing"
+block is the contract a model trained on the data depends on (schemas/contract.py).
 """
 
 from __future__ import annotations
 
+import json
 
+import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from pipelines.atomic_write import write_json_atomically
@@ -70,6 +73,36 @@ def build_dataset_info(manifest: dict, transform_dir: str, files: dict[str, str]
 
 def write_dataset_info(info: dict, path: str) -> None:
     write_json_atomically(path, info)
+
+
+def _write_card(manifest_path: str, output: str, files: dict[str, str], scratch: str,
+                *written) -> str:
+    """The card from the manifest at `manifest_path` and what lies in `output`; its path.
+    `written`: the writes it must follow (side inputs, read only to wait for them)."""
+    del written
+    with FileSystems.open(manifest_path) as handle:
+        manifest = json.loads(handle.read().decode("utf-8"))
+    info = build_dataset_info(manifest, FileSystems.join(output, TRANSFORM_DIR), files,
+                              written_shards(output))
+    path = FileSystems.join(output, DATASET_INFO_FILE)
+    write_dataset_info(info, path)
+    if FileSystems.exists(scratch):
+        FileSystems.delete([scratch])  # tf.Transform's scratch folder, of no use now
+    return path
+
+
+class WriteDatasetCard(beam.PTransform):
+    """PCollection[manifest path] -> PCollection[card path], written after every PCollection
+    in `after` (the clip writes, the transform graph) is complete."""
+
+    def __init__(self, output: str, files: dict[str, str], scratch: str, after: list):
+        super().__init__()
+        self._output, self._files, self._scratch, self._after = output, files, scratch, after
+
+    def expand(self, manifest_path):
+        waits = [beam.pvalue.AsList(p) for p in self._after]
+        return manifest_path | "WriteCard" >> beam.Map(_write_card, self._output, self._files,
+                                                       self._scratch, *waits)
 
 
 def summary_text(info: dict) -> str:

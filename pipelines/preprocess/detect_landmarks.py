@@ -16,17 +16,13 @@ per work item: one here, and in the crop stage only for crops the regions do not
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 
 import apache_beam as beam
 import numpy as np
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from pipelines.preprocess import clipping
@@ -41,6 +37,7 @@ from pipelines.preprocess.mean_face import mean_face
 from pipelines.preprocess.read_transcripts import VideoJob
 from pipelines.preprocess.sentences import transcript_sentences
 from pipelines.preprocess.video_tracks import VideoFaces, frames_of_interest, merged_ranges
+from pipelines.storage import LocalCopies
 
 STAGE = "detect_landmarks"
 _LOG = logging.getLogger(__name__)
@@ -60,20 +57,6 @@ class VideoTracks:
     @property
     def num_frames(self) -> int:
         return self.faces.num_frames
-
-
-@contextlib.contextmanager
-def local_copy(path: str):
-    """A local path for `path`: itself if local, else a temporary copy (gs:// and the like)."""
-    if "://" not in path:
-        yield path
-        return
-    suffix = os.path.splitext(path)[1]
-    with tempfile.NamedTemporaryFile(suffix=suffix) as local:
-        with FileSystems.open(path) as remote:
-            shutil.copyfileobj(remote, local)
-        local.flush()
-        yield local.name
 
 
 def _words_near(job: VideoJob, config: PreprocessConfig, video_start: float,
@@ -151,12 +134,19 @@ class DetectLandmarksFn(beam.DoFn):
         self._decodes = Metrics.counter(COUNTER_NAMESPACE, f"{STAGE}.decode_passes")
         self._backend = None
         self._reference = None
+        self._copies = LocalCopies()
 
     def setup(self):
         self._backend = make_backend(self._config.landmarks, upsample=self._config.upsample,
                                      device=self._config.landmark_device)
         self._backend.load()
         self._reference = mean_face()
+
+    def finish_bundle(self):
+        self._copies.clear()  # a remote video is copied once per bundle, not once per chunk
+
+    def teardown(self):
+        self._copies.clear()
 
     def _track(self, path: str, job: VideoJob) -> VideoTracks:
         config, plan = self._config, job.plan
@@ -196,9 +186,9 @@ class DetectLandmarksFn(beam.DoFn):
             return  # every word already failed upstream (e.g. subtitle alignment)
         started = time.perf_counter()
         try:
-            with local_copy(video.video) as path:
-                self._decodes.inc()
-                tracks = self._track(path, job)
+            path = self._copies.path(video.video)
+            self._decodes.inc()
+            tracks = self._track(path, job)
         except RecordError as err:
             yield from self._failures(job, err.reason, err.detail)
             return

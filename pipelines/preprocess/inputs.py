@@ -19,6 +19,7 @@ import os
 from collections import defaultdict
 from dataclasses import dataclass
 
+from pipelines import storage
 from pipelines.preprocess.layouts import Placement, recognise_layout
 from pipelines.preprocess.transcripts import TRANSCRIPT_SUFFIXES
 
@@ -59,14 +60,6 @@ def _suffix(path: str) -> str:
     return os.path.splitext(path)[1].lower()
 
 
-def _walk(root: str) -> list[str]:
-    paths = []
-    for folder, dirs, names in os.walk(root):
-        dirs.sort()
-        paths.extend(os.path.join(folder, name) for name in sorted(names))
-    return paths
-
-
 def _transcript_index(paths: list[str]) -> dict[tuple[str, str], list[str]]:
     index: dict[tuple[str, str], list[str]] = defaultdict(list)
     for path in paths:
@@ -79,13 +72,7 @@ def _transcript_index(paths: list[str]) -> dict[tuple[str, str], list[str]]:
 
 
 def _sibling_folders(folder: str) -> list[str]:
-    parent = os.path.dirname(folder)
-    try:
-        names = sorted(os.listdir(parent))
-    except OSError:
-        return []
-    return [os.path.join(parent, n) for n in names
-            if os.path.isdir(os.path.join(parent, n)) and os.path.join(parent, n) != folder]
+    return [f for f in storage.subfolders(os.path.dirname(folder)) if f != folder]
 
 
 def find_transcript(video: str, index: dict[tuple[str, str], list[str]],
@@ -112,14 +99,14 @@ def _video_ids(videos: list[str], root: str) -> list[str]:
 
 def list_folder(root: str) -> InputListing:
     """Videos under `root` (recursively) with their transcripts, splits and groups."""
-    if not os.path.isdir(root):
+    if not storage.is_dir(root):
         raise ValueError(f"input folder {root!r} does not exist or is not a folder")
-    paths = _walk(root)
+    paths = storage.walk_files(root)
     videos = [p for p in paths if _suffix(p) in VIDEO_SUFFIXES]
     video_ids = _video_ids(videos, root)
     layout = recognise_layout(video_ids, root)
-    lists = {os.path.normpath(p) for p in layout.list_files}
-    index = _transcript_index([p for p in paths if os.path.normpath(p) not in lists])
+    lists = {storage.normalise(p) for p in layout.list_files}
+    index = _transcript_index([p for p in paths if storage.normalise(p) not in lists])
     transcripts = [find_transcript(v, index, layout.transcripts_beside) for v in videos]
     claimed = {t for t in transcripts if t}
     orphans = tuple(p for group in index.values() for p in group if p not in claimed)
@@ -131,8 +118,7 @@ def list_folder(root: str) -> InputListing:
 
 
 def _manifest_rows(path: str) -> list[dict]:
-    with open(path, encoding="utf-8-sig") as handle:
-        text = handle.read()
+    text = storage.read_text(path)
     if _suffix(path) == ".csv":
         rows = list(csv.DictReader(io.StringIO(text)))
     else:
@@ -157,7 +143,7 @@ def _text(value) -> str:
 def _resolve(path: str, base: str) -> str:
     if "://" in path or os.path.isabs(path):
         return path
-    return os.path.normpath(os.path.join(base, path))
+    return storage.normalise(os.path.join(base, path))
 
 
 def _named_group(value) -> str:
@@ -170,13 +156,16 @@ def list_manifest(path: str) -> InputListing:
     """Videos named by a CSV or JSON Lines manifest."""
     if _suffix(path) not in MANIFEST_SUFFIXES:
         raise ValueError(f"manifest {path!r} must end in one of {MANIFEST_SUFFIXES}")
-    base = os.path.dirname(os.path.abspath(path))
+    base = os.path.dirname(path if storage.is_remote(path) else os.path.abspath(path))
     rows = _manifest_rows(path)
     videos = [_resolve(row["video"], base) for row in rows]
     video_ids = _video_ids(videos, base)
     given = [Placement(_text(row.get("split")), _named_group(row.get("group"))) for row in rows]
     layout = recognise_layout(video_ids, base, given)
-    index = _transcript_index([p for v in videos for p in _nearby_files(v)])
+    # Only videos without a transcript column are looked for: listing folders costs a
+    # request per folder in a bucket.
+    index = _transcript_index([p for row, v in zip(rows, videos) if not row.get("transcript")
+                               for p in _nearby_files(v)])
     listed = []
     for row, video, video_id, place in zip(rows, videos, video_ids, layout.placements):
         transcript = (_resolve(row["transcript"], base) if row.get("transcript")
@@ -193,7 +182,7 @@ def _nearby_files(video: str) -> list[str]:
     files = []
     for candidate in [folder] + _sibling_folders(folder):
         try:
-            files.extend(os.path.join(candidate, n) for n in os.listdir(candidate))
+            files.extend(storage.list_files(candidate))
         except OSError:
             continue
     return files
@@ -207,8 +196,8 @@ def transcript_for(video: str) -> str | None:
 
 def list_inputs(path: str) -> InputListing:
     """A folder of videos or a manifest file, as an InputListing."""
-    if os.path.isdir(path):
+    if storage.is_dir(path):
         return list_folder(path)
-    if os.path.isfile(path):
+    if storage.is_file(path):
         return list_manifest(path)
     raise ValueError(f"--input {path!r} is neither a folder nor a manifest file")

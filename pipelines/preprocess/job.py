@@ -31,8 +31,7 @@ from pipelines.preprocess.augment import AugmentConfig
 from pipelines.preprocess.augment_clips import AugmentTrain
 from pipelines.preprocess.config import PreprocessConfig
 from pipelines.preprocess.crop_mouths import CropMouths
-from pipelines.preprocess.dataset_info import (DATASET_INFO_FILE, build_dataset_info,
-                                               write_dataset_info, written_shards)
+from pipelines.preprocess.dataset_info import WriteDatasetCard
 from pipelines.preprocess.dead_letters import DEAD_LETTER, WriteDeadLetters, failure
 from pipelines.preprocess.decode import ffmpeg_executable, ffmpeg_version
 from pipelines.preprocess.detect_landmarks import DetectLandmarks
@@ -116,12 +115,13 @@ def build_pipeline(pipeline: beam.Pipeline, listing: InputListing, config: Prepr
                                                             AugmentConfig())
     parts = final | "PartitionBySplit" >> beam.Partition(
         lambda clip, _: SPLITS.index(clip.split), len(SPLITS))
+    writes = [written_transform]
     for name, part in zip(SPLITS, parts):
-        part | f"Write{name.capitalize()}Clips" >> WriteClips(
+        writes.append(part | f"Write{name.capitalize()}Clips" >> WriteClips(
             FileSystems.join(output, name, CLIPS_PREFIX), config.num_shards, config.gzip_level,
-            config.compression)
+            config.compression))
     # Sentence outputs only when asked for: no empty sentences/ folder in a word dataset.
-    sentences = (write_sentences(cropped.sentences, config, output)
+    sentences = (write_sentences(cropped.sentences, config, output, writes)
                  if config.unit == "sentence" else None)
     orphans = pipeline | "ListOrphanTranscripts" >> beam.Create(orphan_failures(listing))
     failures = ((orphans, parsed[DEAD_LETTER], aligned[DEAD_LETTER], planned[DEAD_LETTER],
@@ -139,21 +139,26 @@ def build_pipeline(pipeline: beam.Pipeline, listing: InputListing, config: Prepr
         + ((sentences.clips | "SentenceEvents" >> beam.Map(manifest.clip_written_event),)
            if sentences is not None else ())
         | "AllEvents" >> beam.Flatten())
-    events | "WriteManifest" >> manifest.WriteManifest(
-        FileSystems.join(output, MANIFEST_FILE), run_info)
+    files = {split: f"{split}/{clip_file_pattern(config.compression)}" for split in SPLITS}
+    (events
+     | "WriteManifest" >> manifest.WriteManifest(FileSystems.join(output, MANIFEST_FILE),
+                                                 run_info)
+     | "WriteDatasetCard" >> WriteDatasetCard(output, files,
+                                              FileSystems.join(output, TFT_TEMP_DIR), writes))
 
 
-def write_sentences(sentences, config: PreprocessConfig, output: str):
+def write_sentences(sentences, config: PreprocessConfig, output: str, writes: list):
     """Sentence clips get their video's split and go to sentences/<split>/ (no vocabulary:
-    their label is the word sequence). Returns the split stage's outputs."""
+    their label is the word sequence). Returns the split stage's outputs; adds the writes
+    to `writes`."""
     split = sentences | "AssignSentenceSplits" >> AssignSplits(config.split_ratios,
                                                                config.split_by)
     parts = split.clips | "PartitionSentencesBySplit" >> beam.Partition(
         lambda clip, _: SPLITS.index(clip.split), len(SPLITS))
     for name, part in zip(SPLITS, parts):
-        part | f"Write{name.capitalize()}Sentences" >> WriteClips(
+        writes.append(part | f"Write{name.capitalize()}Sentences" >> WriteClips(
             FileSystems.join(output, SENTENCES_DIR, name, CLIPS_PREFIX), config.num_shards,
-            config.gzip_level, config.compression)
+            config.gzip_level, config.compression))
     return split
 
 
@@ -196,13 +201,7 @@ def run(listing: InputListing, config: PreprocessConfig, input_path: str, output
         build_pipeline(pipeline, listing, config, output, run_info, vocabulary_file,
                        progress_folder)
     with FileSystems.open(FileSystems.join(output, MANIFEST_FILE)) as handle:
-        written = json.load(handle)
-    files = {split: f"{split}/{clip_file_pattern(config.compression)}" for split in SPLITS}
-    info = build_dataset_info(written, FileSystems.join(output, TRANSFORM_DIR), files,
-                              written_shards(output))
-    write_dataset_info(info, FileSystems.join(output, DATASET_INFO_FILE))
-    FileSystems.delete([FileSystems.join(output, TFT_TEMP_DIR)])
-    return written
+        return json.load(handle)
 
 
 CGROUP_CPU_MAX = "/sys/fs/cgroup/cpu.max"

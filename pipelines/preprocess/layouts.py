@@ -39,6 +39,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Sequence
 
+from pipelines import storage
 from pipelines.preprocess.splits import TRAINING_MATERIAL
 
 SPLIT_FOLDERS = ("train", "val", "test")
@@ -109,7 +110,7 @@ def _list_folders(root: str | None, prefix: str) -> list[str]:
     if root is None:
         return []
     folders = [root, os.path.join(root, prefix)] if prefix else [root]
-    return [f for f in folders if os.path.isdir(f)]
+    return [f for f in folders if storage.is_dir(f)]
 
 
 def read_lrs2_list(path: str) -> list[str]:
@@ -119,16 +120,15 @@ def read_lrs2_list(path: str) -> list[str]:
     `MV` marks) that are read past; a leading `main/` and a `.mp4` suffix are dropped.
     """
     clips = []
-    with open(path, encoding="utf-8-sig") as handle:
-        for number, line in enumerate(handle, start=1):
-            tokens = line.split()
-            if not tokens:
-                continue
-            name = tokens[0].removeprefix("main/").removesuffix(".mp4")
-            if name.count("/") != 1 or name.startswith("/") or name.endswith("/"):
-                raise ValueError(f"{path!r} line {number}: {line.strip()!r} does not name a "
-                                 f"clip as PROGRAMME/CLIP (an LRS2 split list)")
-            clips.append(name)
+    for number, line in enumerate(storage.read_text(path).split("\n"), start=1):
+        tokens = line.split()
+        if not tokens:
+            continue
+        name = tokens[0].removeprefix("main/").removesuffix(".mp4")
+        if name.count("/") != 1 or name.startswith("/") or name.endswith("/"):
+            raise ValueError(f"{path!r} line {number}: {line.strip()!r} does not name a "
+                             f"clip as PROGRAMME/CLIP (an LRS2 split list)")
+        clips.append(name)
     return clips
 
 
@@ -139,11 +139,11 @@ def _lrs2_lists(root: str | None, prefix: str) -> tuple[dict[str, str], tuple[st
     files = []
     for folder in _list_folders(root, prefix):
         pretrain_list = os.path.join(folder, LRS2_PRETRAIN_LIST)
-        if os.path.isfile(pretrain_list):
+        if storage.is_file(pretrain_list):
             files.append(pretrain_list)
         for name, split in LRS2_LISTS.items():
             path = os.path.join(folder, name)
-            if not os.path.isfile(path):
+            if not storage.is_file(path):
                 continue
             files.append(path)
             for clip in read_lrs2_list(path):
