@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO := out/demo
 
-.PHONY: install browser demo test lock clean
+.PHONY: install browser tools demo test lock clean
 
 $(BIN)/.installed: requirements.lock setup.py
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "lipflow needs Python 3.11 (found %s); set PYTHON=python3.11" % sys.version.split()[0])'
@@ -40,7 +40,15 @@ browser:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
 	fi
 
-test: install browser
+# What the tests need besides .venv/: Chromium (above) and shellcheck, which lints the
+# Dataflow scripts (Debian's package, as Chromium).
+tools: browser
+	@if ! command -v shellcheck >/dev/null; then \
+	  echo "Installing shellcheck: tests/test_infra_dataflow.py lints infra/dataflow/*.sh"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends shellcheck; \
+	fi
+
+test: install tools
 	$(BIN)/python -m pytest -q tests
 
 lock: install

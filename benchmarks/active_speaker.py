@@ -47,7 +47,6 @@ import dataclasses
 import datetime
 import glob
 import itertools
-import json
 import logging
 import math
 import os
@@ -59,7 +58,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from bench_utils import cpu_model, load_average  # noqa: E402  beside this script
+from bench_utils import cpu_model, load_average, write_result  # noqa: E402  beside this script
 from pipelines.preprocess.active_speaker import (  # noqa: E402
     LIPS, MIN_VALID_PAIRS, SpeakerConfig, choose_speaker, lagged_correlations, mouth_opening,
     scored_frames)
@@ -433,10 +432,7 @@ def main() -> None:
                             "total": round(time.perf_counter() - started, 1)},
         "machine": machine(load_before), "versions": versions(),
     }
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    with open(args.output, "w", encoding="utf-8") as handle:
-        json.dump(result, handle, indent=2)
-    print(json.dumps(result, indent=2))
+    write_result(args.output, result, indent=2)
 
 
 if __name__ == "__main__":

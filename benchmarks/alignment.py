@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import glob
-import json
 import math
 import os
 import platform
@@ -43,7 +42,8 @@ from importlib import metadata
 
 import numpy as np
 
-from bench_utils import cpu_model, load_average, stdout_to_stderr  # beside this script
+from bench_utils import (cpu_model, load_average, stdout_to_stderr,  # beside this script
+                         write_result)
 
 from pipelines.preprocess.audio import decode_audio
 from pipelines.preprocess.forced_alignment import (SPEECH_PHONE, AlignmentThresholds,
@@ -410,11 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as err:
             print(f"benchmarks/alignment.py: {err}", file=sys.stderr)
             return 2
-    text = json.dumps(result, indent=2)
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    with open(args.output, "w", encoding="utf-8") as handle:
-        handle.write(text + "\n")
-    print(text)
+    write_result(args.output, result, indent=2)
     return 0
 
 

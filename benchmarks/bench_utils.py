@@ -41,13 +41,19 @@ def stdout_to_stderr():
         os.close(saved)
 
 
-def write_result(path: str, result: dict) -> None:
-    """Writes `result` as indented JSON to `path` (folders made) and prints it."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+def result_text(result: dict, indent: int = 1, sort_keys: bool = False) -> str:
+    return json.dumps(result, indent=indent, sort_keys=sort_keys)
+
+
+def write_result(path: str, result: dict, indent: int = 1, sort_keys: bool = False,
+                 echo: bool = True) -> None:
+    """Writes `result` as indented JSON to `path` (folders made) and, with `echo`, prints it."""
+    text = result_text(result, indent, sort_keys)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w", encoding="utf-8") as handle:
-        json.dump(result, handle, indent=1)
-        handle.write("\n")
-    print(json.dumps(result, indent=1))
+        handle.write(text + "\n")
+    if echo:
+        print(text)
 
 
 def add_output_argument(parser, default: str) -> None:
@@ -59,3 +65,13 @@ def add_output_argument(parser, default: str) -> None:
 def output_path(value: str | None, repo: str, default: str) -> str:
     """The absolute path of --output: as given, or `default` inside the repository."""
     return os.path.abspath(value or os.path.join(repo, default))
+
+
+def pin_to_one_core() -> int | None:
+    """Pins this process, and so a job and its ffmpeg children, to one CPU; which one
+    (None where the platform cannot pin)."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    cpu = sorted(os.sched_getaffinity(0))[0]
+    os.sched_setaffinity(0, {cpu})
+    return cpu

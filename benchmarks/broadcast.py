@@ -55,7 +55,8 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from bench_utils import cpu_model, load_average  # noqa: E402
+from bench_utils import (cpu_model, load_average, pin_to_one_core, result_text,  # noqa: E402
+                         write_result)
 
 SEGMENT_FRAMES = 90
 OUTPUT_FPS = "30000/1001"
@@ -420,15 +421,6 @@ def measure_rate(programme: str, segments: list[dict], copies: int, root: str, f
                     "copies' frames over their extra CPU seconds against the one-copy run"}
 
 
-def pin_to_one_core() -> int | None:
-    """Pins this process, and so the job and its ffmpeg children, to one CPU."""
-    if not hasattr(os, "sched_setaffinity"):
-        return None
-    cpu = sorted(os.sched_getaffinity(0))[0]
-    os.sched_setaffinity(0, {cpu})
-    return cpu
-
-
 def benchmark(args) -> dict:
     from pipelines.preprocess.decode import ffmpeg_executable
 
@@ -520,11 +512,10 @@ def main(argv=None) -> int:
     if args.job_flags:
         result["job_flags"] = list(args.job_flags)
     result["machine"]["pinned_cpu"] = pinned
-    text = json.dumps(result, indent=2, sort_keys=True)
-    print(text)
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
+        write_result(args.output, result, indent=2, sort_keys=True)
+    else:
+        print(result_text(result, indent=2, sort_keys=True))
     return 0
 
 

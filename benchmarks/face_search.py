@@ -38,7 +38,8 @@ os.environ.setdefault("OPENCV_FOR_THREADS_NUM", "1")
 
 import numpy as np  # noqa: E402
 
-from bench_utils import cpu_model, load_average, write_result  # noqa: E402  (beside this script)
+from bench_utils import (cpu_model, load_average, pin_to_one_core,  # noqa: E402  (beside this script)
+                         write_result)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -51,14 +52,6 @@ from pipelines.preprocess.video_tracks import track_faces  # noqa: E402
 
 SAMPLE = os.path.join(REPO, "data", "sample", "grid_s1")
 SAME_FACE_EYE_DISTANCES = 0.5  # nearer than this (mean point distance): the same face
-
-
-def pin_to_one_core() -> int | None:
-    if not hasattr(os, "sched_setaffinity"):
-        return None
-    cpu = sorted(os.sched_getaffinity(0))[0]
-    os.sched_setaffinity(0, {cpu})
-    return cpu
 
 
 def decoded_videos(paths: list[str], max_side: int) -> list[list[np.ndarray]]:

@@ -1,10 +1,10 @@
-"""The README's GRID table: train each row's model, score it on the test split, keep the
+"""The GRID table (docs/results/grid.md): train each row's model, score it on the test split, keep the
 evidence under docs/reports/, and print the table.
 
     python benchmarks/grid_table.py --grid GRID_S1 [--work out/grid] [--rows grid_c3d ...]
     python benchmarks/grid_table.py --table-only    # the table from the committed reports
 
-GRID_S1 is a folder with GRID's `video/` and `align/` of one speaker (the README's figures:
+GRID_S1 is a folder with GRID's `video/` and `align/` of one speaker (the table's figures:
 all 390 recordings of speaker 1). The script runs the real commands a user runs:
 `lipflow preprocess` (once, into WORK/data), then per row `lipflow train` with the row's
 preset and overrides, chosen on the val split, and `lipflow evaluate --split test` (the

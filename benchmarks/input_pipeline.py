@@ -51,7 +51,8 @@ import sys
 import tempfile
 import time
 
-from bench_utils import cpu_model, load_average, stdout_to_stderr  # beside this script
+from bench_utils import (cpu_model, load_average, stdout_to_stderr,  # beside this script
+                         write_result)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE_DIR = "data/sample/grid_s1"
@@ -396,11 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     output = os.path.abspath(args.output or os.path.join(REPO, DEFAULT_OUTPUT))
     with stdout_to_stderr():
         result = run(args)
-    text = json.dumps(result, indent=2)
-    os.makedirs(os.path.dirname(output), exist_ok=True)
-    with open(output, "w", encoding="utf-8") as handle:
-        handle.write(text + "\n")
-    print(text)
+    write_result(output, result, indent=2)
     sys.stdout.flush()
     sys.stderr.flush()
     # tf.Transform (load_stats) leaves a process that crashes during interpreter teardown.

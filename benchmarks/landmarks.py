@@ -18,6 +18,7 @@ import time
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
+from bench_utils import write_result  # noqa: E402  (beside this script)
 
 from pipelines.preprocess.decode import DecodeReport, decode_frames  # noqa: E402
 from pipelines.preprocess.landmarks import make_backend  # noqa: E402
@@ -88,10 +89,7 @@ def main() -> None:
             "frames_without_face": sum(p is None for t in tracks for p in t),
             "mean_drift_vs_every_frame_eye_distance": _drift(tracks, reference),
         }
-    os.makedirs(os.path.dirname(args.output), exist_ok=True)
-    with open(args.output, "w") as handle:
-        json.dump(result, handle, indent=2)
-    print(json.dumps(result, indent=2))
+    write_result(args.output, result, indent=2)
 
 
 if __name__ == "__main__":

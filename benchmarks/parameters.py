@@ -1,8 +1,8 @@
-"""Parameter counts of every model in the family, as the README quotes them.
+"""Parameter counts of every model in the family, as docs/commands/train.md quotes them.
 
     python benchmarks/parameters.py [--output benchmarks/results/parameters.json]
 
-Builds each model with Keras (no training, no data) for the settings the README names:
+Builds each model with Keras (no training, no data) for the settings the docs name:
 width 64 with 500 words and 29 frames of 88x88 (the LRW baseline), and the `grid` preset
 (its width, input frames and size, 51 words), and prints one line per model and setting.
 """
@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from benchmarks.bench_utils import stdout_to_stderr  # noqa: E402
+from benchmarks.bench_utils import stdout_to_stderr, write_result  # noqa: E402
 
 GRID_WORDS = 51
 LRW_WORDS = 500
@@ -64,10 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     for label, models in counts.items():
         print(f"{label}: " + ", ".join(f"{name} {value / 1e6:.2f}M"
                                        for name, value in models.items()))
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    with open(args.output, "w", encoding="utf-8") as handle:
-        json.dump(result, handle, indent=2)
-        handle.write("\n")
+    write_result(args.output, result, indent=2, echo=False)
     return 0
 
 

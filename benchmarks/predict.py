@@ -28,7 +28,8 @@ import sys
 import tempfile
 import time
 
-from bench_utils import cpu_model, load_average, stdout_to_stderr  # beside this script
+from bench_utils import (cpu_model, load_average, stdout_to_stderr,  # beside this script
+                         write_result)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE = os.path.join(REPO, "data", "sample", "grid_s1")
@@ -165,11 +166,7 @@ def main(argv=None) -> int:
                              "gpus": len(tf.config.list_physical_devices("GPU")),
                              "load_average_1min": {"before": before,
                                                                 "after": load_average()}}
-    text = json.dumps(result, indent=2)
-    os.makedirs(os.path.dirname(output), exist_ok=True)
-    with open(output, "w", encoding="utf-8") as handle:
-        handle.write(text + "\n")
-    print(text)
+    write_result(output, result, indent=2)
     return 0
 
 

@@ -48,7 +48,8 @@ import sys
 import tempfile
 import time
 
-from bench_utils import cpu_model, load_average, stdout_to_stderr  # beside this script
+from bench_utils import (cpu_model, load_average, result_text,  # beside this script
+                         stdout_to_stderr, write_result)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE_DIR = "data/sample/grid_s1"
@@ -637,12 +638,10 @@ def main(argv: list[str] | None = None) -> int:
             result = run_job_once(listing, args.run_job_into)
         else:
             result = benchmark(listing, pinned_cpu, previous_result(output))
-    text = json.dumps(result, indent=2)
-    if not args.run_job_into:
-        os.makedirs(os.path.dirname(output), exist_ok=True)
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
-    print(text)
+    if args.run_job_into:
+        print(result_text(result, indent=2))
+    else:
+        write_result(output, result, indent=2)
     return 0
 
 

@@ -411,7 +411,7 @@ def _percent(value) -> str:
 
 
 def table(result: dict) -> str:
-    """The README's table of a result: one row per run and set."""
+    """The table of a result, as docs/real_footage.md shows it: one row per run and set."""
     rows = ["| run | set | words written (job) | faces found | crop offset, median | "
             "clip movement, 90th pct | speech coverage | tracking frames/s |",
             "| --- | --- | --- | --- | --- | --- | --- | --- |"]

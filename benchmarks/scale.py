@@ -53,7 +53,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)  # broadcast.py imports bench_utils by its bare name
 
 from benchmarks import broadcast  # noqa: E402
-from benchmarks.bench_utils import cpu_model, load_average  # noqa: E402
+from benchmarks.bench_utils import cpu_model, load_average, write_result  # noqa: E402
 
 SAMPLE = os.path.join(os.path.dirname(HERE), "data", "sample", "grid_s1")
 FRAMES_PER_VIDEO = 75  # every GRID sample recording: 3 s at 25 fps
@@ -227,9 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpu_count": os.cpu_count(), "cpu_model": cpu_model(),
                     "note": "a shared machine: the load averages show other work during runs"},
     }
-    os.makedirs(os.path.dirname(args.output), exist_ok=True)
-    with open(args.output, "w", encoding="utf-8") as handle:
-        json.dump(report, handle, indent=2)
+    write_result(args.output, report, indent=2, echo=False)
     print(json.dumps({name: {"speedup_2_over_1": result["speedup_2_over_1"],
                              "long_programme": result["long_programme"]
                              and result["long_programme"]["speedup_2_over_1"],

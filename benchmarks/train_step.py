@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import platform
 import sys
@@ -23,7 +22,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench_utils import cpu_model, load_average  # noqa: E402  (beside this script)
+from bench_utils import (cpu_model, load_average, result_text,  # noqa: E402  (beside this script)
+                         write_result)
 
 LRW_TRAIN_CLIPS = 488_766
 TARGET_SECONDS = 90.0
@@ -110,11 +110,10 @@ def main(argv=None) -> dict:
                     "load_average": load_average()},
         "settings": {k: v for k, v in vars(args).items() if k != "output"},
         **measure(args)}
-    text = json.dumps(result, indent=2)
-    print(text)
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
+        write_result(args.output, result, indent=2)
+    else:
+        print(result_text(result, indent=2))
     return result
 
 

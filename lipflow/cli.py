@@ -11,7 +11,8 @@ from lipflow.commands import contact_sheet, evaluate, predict, preprocess, retra
 
 _DESCRIPTION = """\
 lipflow turns talking-face video with word timings into word-aligned mouth-crop
-datasets (and, as they are built, trains and evaluates lip-reading models on them).
+datasets, trains and evaluates lip-reading models on them, reads lips on new videos and
+retrains on new broadcasts.
 
 Subcommands:
   predict         read lips on your own videos with an exported model
@@ -27,7 +28,10 @@ Run `lipflow SUBCOMMAND --help` for the flags of each."""
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lipflow", description=_DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--log-level", default="INFO", help="logging level (default: INFO)")
+    # Underscores, as every other flag (Beam's too); the dashed spelling is still read.
+    parser.add_argument("--log_level", "--log-level", dest="log_level", default="INFO",
+                        type=str.upper, choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+                        help="logging level (default: INFO)")
     parser.add_argument("--verbose", action="store_true",
                         help="also show TensorFlow's and CUDA's start-up messages")
     subparsers = parser.add_subparsers(dest="command", metavar="SUBCOMMAND", required=True)

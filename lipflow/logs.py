@@ -131,6 +131,8 @@ class Progress:
         """Counts one item of `frames` frames; logs and returns the progress line."""
         self._done += 1
         self._frames += frames
+        from pipelines.human_time import duration
+
         elapsed = max(time.perf_counter() - self._started, 1e-9)
         left = elapsed / self._done * (self._total - self._done)
         line = (f"{self._done}/{self._total} {self._noun} done"
@@ -139,15 +141,6 @@ class Progress:
                 + (f", about {duration(left)} left" if self._done < self._total else ""))
         self._log.info("%s", line)
         return line
-
-
-def duration(seconds: float) -> str:
-    """`seconds` as a person reads it: 40 s, 12 min, 2.5 h."""
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 if __name__ == "__main__":

@@ -11,10 +11,17 @@ before the uncompressed option existed read as before. The dataset card
 (`dataset_info.json`) lists each split's clip files (`SHARDS_KEY`); a reader that finds
 others beside them (an earlier run's, written with another shard count or compression)
 or misses one refuses the folder (`shard_mismatch`) rather than mix two datasets.
+
+A dataset retrain builds on a file system without hard links holds no clip files of its
+own: its card lists, per split, the paths of the batches' files it is made of, relative
+to the dataset folder (`SHARD_PATHS_KEY`), and readers take those (`referenced_files`).
 """
+
+import posixpath
 
 CLIPS_PREFIX = "clips"
 SHARDS_KEY = "shards"                               # the card's split -> clip file names
+SHARD_PATHS_KEY = "shard_paths"                     # split -> other folders' files it uses
 CLIP_FILE_PATTERN = f"{CLIPS_PREFIX}-*.tfrecord*"    # either compression
 TRANSFORM_DIR = "transform_fn"
 SENTENCES_DIR = "sentences"
@@ -56,3 +63,27 @@ def shard_mismatch(card: dict, split: str, found: list[str], data: str) -> str |
     return (f"the {split} clips of {data!r} do not match its dataset_info.json: "
             f"{'; '.join(parts)}. Run lipflow preprocess into an empty folder, or again with "
             "--overwrite")
+
+
+def referenced_files(card: dict, split: str, data: str) -> list[str] | None:
+    """The clip files of `split` that a dataset made of other folders' files lists (see the
+    module doc), as paths; None for a dataset that holds its own files."""
+    relative = card.get(SHARD_PATHS_KEY, {}).get(split)
+    if relative is None:
+        return None
+    if "://" in data:
+        return [f"{data.rstrip('/')}/{path}" for path in relative]
+    return [posixpath.normpath(posixpath.join(data, path)) for path in relative]
+
+
+def checked_references(paths: list[str], split: str, data: str, exists) -> list[str]:
+    """`paths` (from `referenced_files`) sorted; ValueError when there are none or one is
+    missing (`exists`: the caller's file system test)."""
+    if not paths:
+        raise ValueError(f"no {split} clips: the dataset {data!r} lists none")
+    missing = [path for path in paths if not exists(path)]
+    if missing:
+        raise ValueError(f"the dataset {data!r} is made of batch files, and {len(missing)} "
+                         f"of its {split} files are missing, such as {missing[0]} (was a "
+                         "batch folder deleted?)")
+    return sorted(paths)

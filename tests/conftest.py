@@ -30,16 +30,32 @@ def pytest_unconfigure(config):
         os._exit(_STATUS["code"])
 
 
-@pytest.fixture(scope="session")
-def small_dataset(tmp_path_factory):
-    """Six real clips preprocessed; folders named train/ and val/ fix their splits."""
-    root = tmp_path_factory.mktemp("videos")
+def lay_out_small_videos(root):
+    """The small dataset's sample videos and alignments under ROOT/{train,val}/{video,align}
+    (the folder names fix their splits); `root`."""
     for split, clips in (("train", SMALL_TRAIN_CLIPS), ("val", SMALL_VAL_CLIPS)):
         for kind in ("video", "align"):
             os.makedirs(root / split / kind)
         for clip in clips:
             shutil.copyfile(media.sample_video(clip), root / split / "video" / f"{clip}.mpg")
             shutil.copyfile(media.sample_align(clip), root / split / "align" / f"{clip}.align")
+    return root
+
+
+@pytest.fixture(scope="session")
+def dlib_backend():
+    """The dlib landmark backend, loaded once for the session."""
+    from pipelines.preprocess.landmarks import make_backend
+
+    backend = make_backend("dlib")
+    backend.load()
+    return backend
+
+
+@pytest.fixture(scope="session")
+def small_dataset(tmp_path_factory):
+    """Six real clips preprocessed; folders named train/ and val/ fix their splits."""
+    root = lay_out_small_videos(tmp_path_factory.mktemp("videos"))
     output = tmp_path_factory.mktemp("data")
     result = lipflow("preprocess", "--input", str(root), "--output", str(output),
                      "--augment_copies", "1", "--direct_running_mode", "in_memory")

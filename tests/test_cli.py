@@ -120,20 +120,28 @@ def _outcome(written, failed, dropped, no_clip):
 
 def test_words_dropped_on_purpose_or_without_a_clip_do_not_fail_the_run(capsys):
     # An open-vocabulary corpus: most words are out of the vocabulary, few failed.
-    assert preprocess_command._verdict(_outcome(10, 5, 80, 5), 0.5) == 0
-    assert preprocess_command._verdict(_outcome(30, 60, 5, 5), 0.5) == 1
+    assert preprocess_command.exit_code(_outcome(10, 5, 80, 5), 0.5) == 0
+    assert preprocess_command.exit_code(_outcome(30, 60, 5, 5), 0.5) == 1
     assert "60% of words failed" in capsys.readouterr().err
 
 
 def test_summary_shows_failed_dropped_and_no_clip_apart():
-    text = preprocess_command._summary(_outcome(10, 5, 80, 4), "out")
+    text = preprocess_command.run_summary(_outcome(10, 5, 80, 4), "out")
     assert "3 videos, 99 words -> 10 clips written, 5 words failed, 80 dropped, " \
            "4 without a clip" in text
     lines = text.splitlines()
     failed = lines.index("  failed (counted against --max_failure_fraction):")
-    assert lines[failed + 1] == \
-        "         5 words  detect_landmarks/corrupt_video (in 1 dead letter)"
-    assert lines[failed + 2] == "  dropped on purpose:"
-    assert lines[failed + 3] == "        80 words  vocabulary/out_of_vocabulary"
-    assert lines[failed + 4:failed + 6] == ["  no clip could be cut:",
-                                            "         4 words  crop_mouths/no_face"]
+    rows = [line.split() for line in lines[failed:failed + 6]]
+    assert rows == [
+        ["failed", "(counted", "against", "--max_failure_fraction):"],
+        ["5", "words", "detect_landmarks/corrupt_video", "(in", "1", "dead", "letter)"],
+        ["dropped", "on", "purpose:"], ["80", "words", "vocabulary/out_of_vocabulary"],
+        ["no", "clip", "could", "be", "cut:"], ["4", "words", "crop_mouths/no_face"]]
+
+
+def test_the_log_level_flag_takes_underscores_like_every_flag_and_the_old_dash():
+    for flag in ("--log_level", "--log-level"):
+        result = lipflow(flag, "warning", "contact-sheet", "--help")
+        assert result.returncode == 0, result.stderr[-2000:]
+    refused = lipflow("--log_level", "loud", "contact-sheet", "--help")
+    assert refused.returncode == 2 and "invalid choice: 'LOUD'" in refused.stderr

@@ -11,7 +11,6 @@ gs://, and retrain refuses a gs:// work folder at once.
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -19,8 +18,7 @@ import time
 
 import pytest
 
-from tests import media
-from tests.conftest import SMALL_TRAIN_CLIPS, SMALL_VAL_CLIPS
+from tests.conftest import lay_out_small_videos
 from tests.runs import lipflow
 
 BUCKET = "lipflow-test"
@@ -127,13 +125,7 @@ def _clips(folder) -> dict[str, dict]:
 @pytest.mark.slow
 def test_preprocess_reads_its_videos_and_transcripts_from_a_bucket(emulator, small_dataset,
                                                                    tmp_path):
-    root = tmp_path / "videos"
-    for split, clips in (("train", SMALL_TRAIN_CLIPS), ("val", SMALL_VAL_CLIPS)):
-        for kind in ("video", "align"):
-            os.makedirs(root / split / kind)
-        for clip in clips:
-            shutil.copyfile(media.sample_video(clip), root / split / "video" / f"{clip}.mpg")
-            shutil.copyfile(media.sample_align(clip), root / split / "align" / f"{clip}.align")
+    root = lay_out_small_videos(tmp_path / "videos")
     copied = json.loads(_storage(emulator, _UPLOAD, str(root), f"gs://{BUCKET}/videos"))
     # A video visited chunk after chunk is downloaded once, and removed afterwards.
     assert copied == {"downloads": 1, "same": True, "kept": 0, "cleaned": True}

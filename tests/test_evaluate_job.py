@@ -162,7 +162,6 @@ def test_ensemble_tta_and_baseline_verdict(small_dataset, export, evaluated, tmp
 
 @pytest.mark.parametrize("flags, message", [
     (["--model", "{tmp}"], "not a lipflow export"),
-    (["--split", "dev"], "split must be one of"),
     (["--viseme_mapping", "mine"], "viseme mapping must be one of"),
     (["--slice", "colour"], "cannot slice by"),
     (["--baseline", "{tmp}/missing.json"], "cannot read baseline"),
@@ -172,10 +171,16 @@ def test_bad_setup_is_a_clear_error(small_dataset, export, tmp_path, flags, mess
     if "--model" not in flags:
         flags += ["--model", export]
     result = lipflow("evaluate", "--data", small_dataset, "--output", str(tmp_path / "o"),
-                     "--split", "val", *flags) if "--split" not in flags else lipflow(
-        "evaluate", "--data", small_dataset, "--output", str(tmp_path / "o"), *flags)
+                     "--split", "val", *flags)
     assert result.returncode == 3, result.stderr[-2000:]
     assert message in result.stderr
+
+
+def test_an_unknown_split_is_refused_by_the_parser(small_dataset, export, tmp_path):
+    result = lipflow("evaluate", "--data", small_dataset, "--model", export, "--output",
+                     str(tmp_path / "o"), "--split", "dev")
+    assert result.returncode == 2  # argparse's usage error, before any work
+    assert "invalid choice: 'dev'" in result.stderr and "'val'" in result.stderr
 
 
 def test_an_empty_dataset_folder_is_a_clear_error(export, tmp_path):

@@ -6,19 +6,11 @@ import numpy as np
 import pytest
 
 from pipelines.preprocess.decode import DecodeReport, decode_frames
-from pipelines.preprocess.landmarks import make_backend
 from pipelines.preprocess.landmarks.face_tracks import FaceTracks, TrackingRule, _region_scale
 from tests import media
 
 RULE = TrackingRule()  # the job's default: detect every 5 frames, search whole every 25
 WHOLE = dataclasses.replace(RULE, search_every=RULE.detect_every)
-
-
-@pytest.fixture(scope="module")
-def dlib_backend():
-    backend = make_backend("dlib")
-    backend.load()
-    return backend
 
 
 @pytest.fixture(scope="module")

@@ -419,7 +419,7 @@ def test_launch_reads_a_manifest_from_cloud_storage_through_a_local_copy(tmp_pat
 
 # --- scripts -------------------------------------------------------------------------------
 
-SCRIPTS = ("build_image.sh", "build_template.sh", "run_preprocess.sh", "run_evaluate.sh",
+SCRIPTS = ("build_image.sh", "build_template.sh", "run_job.sh",
            "config.sh")
 
 
@@ -433,8 +433,9 @@ def test_scripts_parse_and_are_strict(script):
         assert os.access(path, os.X_OK)
 
 
-@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed")
 def test_scripts_pass_shellcheck():
+    # Not skipped where shellcheck is missing: `make test` installs it (`make tools`).
+    assert shutil.which("shellcheck"), "shellcheck is not installed: run `make tools`"
     paths = [os.path.join("infra", "dataflow", script) for script in SCRIPTS]
     result = subprocess.run(["shellcheck", "-x", *paths], cwd=REPO, capture_output=True,
                             text=True, check=False)
@@ -471,7 +472,7 @@ def _launcher_argv(command: list[str], input_override: dict[str, str]) -> list[s
 
 
 def test_run_scripts_pass_image_and_gpu_options():
-    fan = _script("run_preprocess.sh", "--fan", "gs://b/in/manifest.csv", "gs://b/out")
+    fan = _script("run_job.sh", "preprocess", "--fan", "gs://b/in/manifest.csv", "gs://b/out")
     assert fan[:4] == ["gcloud", "dataflow", "flex-template", "run"]
     parameters = _template_parameters(fan)
     assert parameters["sdk_container_image"] == IMAGE_GPU
@@ -483,24 +484,25 @@ def test_run_scripts_pass_image_and_gpu_options():
     job_options = {p["name"] for p in _metadata("preprocess")["parameters"]}
     assert set(parameters) <= job_options | beam_options
 
-    cpu = _script("run_preprocess.sh", "gs://b/in/manifest.csv", "gs://b/out", "augment_copies=1")
+    cpu = _script("run_job.sh", "preprocess", "gs://b/in/manifest.csv", "gs://b/out", "augment_copies=1")
     assert "dataflow_service_options" not in _template_parameters(cpu)
     assert _template_parameters(cpu)["sdk_container_image"] == IMAGE_CPU
 
-    direct = _script("run_preprocess.sh", "--fan", "--direct", "manifest.csv", "gs://b/out")
+    direct = _script("run_job.sh", "preprocess", "--fan", "--direct", "manifest.csv", "gs://b/out")
     assert direct[:2] == [".venv/bin/lipflow", "preprocess"]
     assert f"--dataflow_service_options={GPU_OPTION}" in direct
     assert direct[direct.index("--sdk_container_image") + 1] == IMAGE_GPU
     assert direct[direct.index("--machine_type") + 1] == "g2-standard-4"
 
-    evaluate = _script("run_evaluate.sh", "gs://b/data", "gs://b/eval", "gs://b/m1,gs://b/m2")
+    evaluate = _script("run_job.sh", "evaluate", "gs://b/data", "gs://b/eval", "gs://b/m1,gs://b/m2")
     assert _template_parameters(evaluate)["model"] == "gs://b/m1,gs://b/m2"
-    direct = _script("run_evaluate.sh", "--direct", "gs://b/data", "gs://b/eval", "gs://b/m1,gs://b/m2")
+    direct = _script("run_job.sh", "evaluate", "--direct", "gs://b/data", "gs://b/eval", "gs://b/m1,gs://b/m2")
     assert [direct[i + 1] for i, a in enumerate(direct) if a == "--model"] == ["gs://b/m1", "gs://b/m2"]
 
-    usage = subprocess.run([os.path.join(INFRA, "run_evaluate.sh")], capture_output=True,
-                           text=True, check=False, env={**os.environ, **SCRIPT_ENV})
-    assert usage.returncode == 2 and "usage:" in usage.stderr
+    for args in (["evaluate"], ["train"], ["evaluate", "--fan", "d", "o", "m"]):
+        usage = subprocess.run([os.path.join(INFRA, "run_job.sh"), *args], capture_output=True,
+                               text=True, check=False, env={**os.environ, **SCRIPT_ENV})
+        assert usage.returncode == 2 and "usage:" in usage.stderr, args
 
 
 @pytest.mark.skipif(shutil.which("gcloud") is None, reason="the gcloud CLI is not installed")
@@ -597,12 +599,12 @@ def test_preprocess_graph_builds_for_dataflow_on_gpu_workers(tmp_path):
     listing reads local files, and tf.Transform creates its scratch folder while the graph
     is built, which in Cloud Storage would need credentials.
     """
-    command = _script("run_preprocess.sh", "--fan", "gs://b/in/manifest.csv", "gs://b/out")
+    command = _script("run_job.sh", "preprocess", "--fan", "gs://b/in/manifest.csv", "gs://b/out")
     (tmp_path / "vocabulary.txt").write_text("bin\nblue\nat\n")
     argv = _launcher_argv(command, {"input": _manifest(str(tmp_path)),
                                     "output": str(tmp_path / "out"),
                                     "vocabulary": str(tmp_path / "vocabulary.txt")})
-    direct = _script("run_preprocess.sh", "--fan", "--direct", "manifest.csv", "gs://b/out")
+    direct = _script("run_job.sh", "preprocess", "--fan", "--direct", "manifest.csv", "gs://b/out")
     stub = importlib.util.find_spec("face_alignment") is None
     summary = _dry_run(argv, direct[2:], {}, stub_fan_check=stub)
     assert summary["job"] == "preprocess" and summary["runner"] == "DataflowRunner"
@@ -670,10 +672,10 @@ def test_evaluate_graph_builds_for_dataflow(tmp_path):
         (tmp_path / name / "vocabulary.txt").write_text("bin\nlay\nplace\n")
         (tmp_path / name / CONTRACT_FILE).write_text(contract_text(contract))
         models.append(str(tmp_path / name))
-    command = _script("run_evaluate.sh", "gs://b/data", "gs://b/eval", "gs://b/m1,gs://b/m2")
+    command = _script("run_job.sh", "evaluate", "gs://b/data", "gs://b/eval", "gs://b/m1,gs://b/m2")
     argv = _launcher_argv(command, {"data": str(data), "model": ",".join(models),
                                     "output": "gs://b/eval"})
-    direct = _script("run_evaluate.sh", "--direct", "gs://b/data", "gs://b/eval", "gs://b/m1")
+    direct = _script("run_job.sh", "evaluate", "--direct", "gs://b/data", "gs://b/eval", "gs://b/m1")
     environ = {launch.WORKER_IMAGE_ENV: "unused-because-the-run-names-one"}
     summary = _dry_run(argv, direct[2:], environ, stub_fan_check=False)
     assert summary["job"] == "evaluate" and summary["runner"] == "DataflowRunner"

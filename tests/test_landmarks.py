@@ -12,13 +12,6 @@ from tests import media
 
 
 @pytest.fixture(scope="module")
-def dlib_backend():
-    backend = make_backend("dlib")
-    backend.load()
-    return backend
-
-
-@pytest.fixture(scope="module")
 def frames():
     return list(decode_frames(media.sample_video(), DecodeReport()))
 

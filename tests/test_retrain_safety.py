@@ -97,3 +97,41 @@ def test_pruning_keeps_the_newest_datasets_and_production(tmp_path):
     registry_lib.save_registry(str(tmp_path), {"production": "v0001", "versions": {}})
     assert prune_datasets(str(tmp_path), keep=2) == ["v0002"]
     assert sorted(os.listdir(tmp_path / DATASETS_DIR)) == ["v0001", "v0003", "v0004"]
+
+
+@pytest.mark.slow
+def test_where_hard_links_fail_a_dataset_lists_the_batch_files_and_copies_none(
+        small_dataset, tmp_path, monkeypatch):
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipelines.evaluate.read_clips import split_files as evaluate_files
+    from pipelines.retrain.merge_datasets import merge_batches
+    from trainer.input import InputConfig, load_stats, make_dataset
+    from trainer.input import split_files as trainer_files
+
+    def no_links(source, target):
+        raise OSError(18, "Invalid cross-device link")  # as on a Cloud Storage FUSE mount
+
+    monkeypatch.setattr(os, "link", no_links)
+    output = tmp_path / "datasets" / "v0001"
+    card = merge_batches({"batch-0001": small_dataset}, str(output),
+                         PipelineOptions(["--direct_running_mode=in_memory"]))
+    for split in ("train", "val"):
+        assert os.listdir(output / split) == []  # nothing copied
+        batch_files = trainer_files(small_dataset, split)
+        assert trainer_files(str(output), split) == batch_files
+        assert evaluate_files(str(output), split) == batch_files
+        assert card["shard_paths"][split] == [os.path.relpath(f, output) for f in batch_files]
+    # The trainer reads the clips through the card, normalised with the merged statistics.
+    dataset = make_dataset(str(output), "train", InputConfig(batch_size=4),
+                           load_stats(str(output)), training=False)
+    clips = sum(int(labels.shape[0]) for _, labels in dataset)
+    assert clips == json.load(open(os.path.join(small_dataset, "dataset_info.json")))[
+        "splits"]["train"]["clips"]
+    # A deleted batch is named, not read as an empty split.
+    os.rename(small_dataset, small_dataset + ".moved")
+    try:
+        with pytest.raises(ValueError, match="was a batch folder deleted"):
+            trainer_files(str(output), "train")
+    finally:
+        os.rename(small_dataset + ".moved", small_dataset)

@@ -265,9 +265,15 @@ def test_validate_record_rejects_wrong_shape_or_dtype(name, value_of, message):
         encode_clip(record)
 
 
-def test_validate_record_accepts_a_good_record():
-    for record in _records():
-        validate_record(record)
+def test_good_records_validate_and_read_back_as_written():
+    records = _records()
+    assert len(records) >= 2
+    for record in records:
+        assert validate_record(record) is None
+        parsed = parse_clip(encode_clip(record))
+        np.testing.assert_array_equal(parsed["frames"].numpy(), record.frames)
+        np.testing.assert_array_equal(parsed["boundary_mask"].numpy(), record.boundary_mask)
+        assert parsed["word"].numpy().decode() == record.word
 
 
 # TFMD schema --------------------------------------------------------------------------

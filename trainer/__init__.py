@@ -1,1 +1,1 @@
-"""Training of lip-reading models on lipflow datasets (not built yet; see README)."""
+"""Training of lip-reading models on lipflow datasets (docs/commands/train.md)."""

@@ -24,10 +24,10 @@ import keras
 import tensorflow as tf
 
 from schemas.contract import CONTRACT_FILE, PreprocessingContract, contract_text
+from schemas.export import SIGNATURE
 from schemas.vocabulary import VOCABULARY_FILE, vocabulary_text
 from trainer.input import DatasetStats, InputConfig, serving_features
 
-SERVE = "serve"
 TOP_K = 5
 
 
@@ -58,7 +58,7 @@ def export_model(model: keras.Model, stats: DatasetStats, config, export_dir: st
     size = contract.crop_size
     signature = [tf.TensorSpec([None, None, size, size], tf.uint8, name="frames"),
                  tf.TensorSpec([None, None], tf.float32, name="boundary_mask")]
-    archive.add_endpoint(SERVE, serving_function(model, stats, config.input),
+    archive.add_endpoint(SIGNATURE, serving_function(model, stats, config.input),
                          input_signature=signature)
     archive.write_out(export_dir, verbose=False)
     model.save(os.path.join(export_dir, "model.keras"))

@@ -36,7 +36,8 @@ import tensorflow as tf
 from pipelines.preprocess.splits import SPLITS
 from schemas.clip import (BOUNDARY_MASK, CROP_HEIGHT, CROP_WIDTH, FRAMES, LABEL,
                           feature_specs)
-from schemas.layout import (CLIP_FILE_PATTERN, TRANSFORM_DIR, shard_mismatch,
+from schemas.layout import (CLIP_FILE_PATTERN, TRANSFORM_DIR, checked_references,
+                            referenced_files, shard_mismatch,
                             tfrecord_compression)
 
 _LOG = logging.getLogger(__name__)
@@ -129,7 +130,7 @@ def load_stats(data_dir: str) -> DatasetStats:
     """Pixel mean/std and vocabulary from DATA/transform_fn (the tf.Transform graph)."""
     import tensorflow_transform as tft
 
-    from pipelines.preprocess.vocabulary import VOCABULARY_NAME, pixel_statistics
+    from schemas.transform import VOCABULARY_NAME, pixel_statistics
 
     transform_dir = os.path.join(data_dir, TRANSFORM_DIR)
     if not tf.io.gfile.isdir(transform_dir):
@@ -152,17 +153,22 @@ def split_files(data_dir: str, split: str) -> list[str]:
     """Sorted paths of DATA/<split>/clips-*.tfrecord[.gz]; ValueError if there are none."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    card_path = os.path.join(data_dir, "dataset_info.json")
+    card = None
+    if tf.io.gfile.exists(card_path):
+        with tf.io.gfile.GFile(card_path) as handle:
+            card = json.load(handle)
+    referenced = referenced_files(card, split, data_dir) if card else None
+    if referenced is not None:
+        return checked_references(referenced, split, data_dir, tf.io.gfile.exists)
     pattern = os.path.join(data_dir, split, CLIP_FILE_PATTERN)
     files = sorted(tf.io.gfile.glob(pattern))
     if not files:
         raise ValueError(f"no {split} clips: nothing matches {pattern!r}; give --data the "
                          "folder `lipflow preprocess` wrote (it holds train/, val/, test/)")
-    card = os.path.join(data_dir, "dataset_info.json")
-    if tf.io.gfile.exists(card):
-        with tf.io.gfile.GFile(card) as handle:
-            mismatch = shard_mismatch(json.load(handle), split, files, data_dir)
-        if mismatch:
-            raise ValueError(mismatch)
+    mismatch = shard_mismatch(card, split, files, data_dir) if card else None
+    if mismatch:
+        raise ValueError(mismatch)
     return files
 
 

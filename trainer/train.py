@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import time
 
 import keras
@@ -75,7 +76,7 @@ def training_contract(card: dict, data_dir: str, config: TrainConfig,
                          f"input.crop_size to at most {contract.crop_size}")
     config.input.model_frames(contract.window_length)  # fails early on too many frames
     if warm_source and tf.io.gfile.isdir(warm_source):  # an export folder, maybe gs://
-        from pipelines.evaluate.inference import read_contract
+        from schemas.export import read_contract
 
         check_contract(read_contract(warm_source), contract, repr(warm_source),
                        f"the dataset {data_dir!r}")
@@ -187,6 +188,29 @@ def validation_split(card: dict, config: TrainConfig) -> str | None:
 
 # A random-number stream per epoch: steps in one epoch draw far fewer numbers than this.
 _DRAWS_PER_EPOCH = 1 << 20
+# Tests set this to N to have a run SIGKILL itself once epoch N is logged and backed up,
+# as a crash would, at the same point on every machine (instead of racing it from outside).
+KILL_AFTER_EPOCH_ENV = "LIPFLOW_TEST_KILL_AFTER_EPOCH"
+
+
+def _known_batches(clips: int, batch_size: int):
+    """Tells tf.data how many batches the validation split makes (from the dataset card):
+    records read from files have no known count, and Keras, finding the end of one by
+    running out, warns every run that the input "ran out of data"."""
+    return tf.data.experimental.assert_cardinality(-(-clips // batch_size))
+
+
+class KillAfterEpoch(keras.callbacks.Callback):
+    """SIGKILLs the process at the end of epoch `epochs` (1-based); the last callback, so
+    the backup, checkpoints and history of that epoch are written first."""
+
+    def __init__(self, epochs: int):
+        super().__init__()
+        self._epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self._epochs:
+            os.kill(os.getpid(), signal.SIGKILL)
 
 
 class ReseedPerEpoch(keras.callbacks.Callback):
@@ -227,6 +251,8 @@ def _callbacks(config: TrainConfig, output: str, validation: str | None) -> list
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor=monitor, mode="min", patience=config.early_stopping_patience,
             restore_best_weights=True))
+    if os.environ.get(KILL_AFTER_EPOCH_ENV):
+        callbacks.append(KillAfterEpoch(int(os.environ[KILL_AFTER_EPOCH_ENV])))
     return callbacks
 
 
@@ -321,6 +347,7 @@ def train(data_dir: str, config: TrainConfig, output: str,
                   weights.min(), weights.max())
         train_data = train_data.map(_weighted(weights))
     val_data = (make_dataset(data_dir, validation, config.input, stats, training=False)
+                .apply(_known_batches(clips_in(data_dir, validation), config.input.batch_size))
                 .map(_one_hot(classes)) if validation else None)
     if config.phoneme_loss:
         targets = _with_phonemes(phoneme_targets(stats.vocabulary))
@@ -336,9 +363,10 @@ def train(data_dir: str, config: TrainConfig, output: str,
     with choose_strategy().scope():
         model = build_and_compile(config, stats, steps, warm_source, contract.window_length)
     started = time.perf_counter()
+    # The input is shuffled by make_dataset; Keras's own shuffle does not apply to tf.data.
     history = model.fit(train_data, validation_data=val_data, epochs=config.epochs,
                         steps_per_epoch=steps, callbacks=_callbacks(config, output, validation),
-                        verbose=2)
+                        verbose=2, shuffle=False)
     seconds = time.perf_counter() - started
     scores = model.evaluate(val_data, return_dict=True, verbose=0) if validation else {}
     model = word_model(model)

@@ -1,6 +1,6 @@
 # shellcheck shell=bash disable=SC2034  # sourced by the scripts beside it, which use these
 # Names shared by the Dataflow scripts (sourced, not run). Every value can be set in the
-# environment first; README.md "Run on Dataflow" creates the resources they name.
+# environment first; docs/dataflow.md creates the resources they name.
 #
 #   PROJECT          Google Cloud project (default: gcloud's configured project)
 #   REGION           Dataflow and Artifact Registry region

@@ -27,7 +27,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="an export folder from lipflow train (OUTPUT/export); repeat the "
                              "flag to average several models as an ensemble")
     parser.add_argument("--output", required=True, help="folder for the metrics and report")
-    parser.add_argument("--split", default="test", help="train, val or test (default: test)")
+    parser.add_argument("--split", default="test", choices=("train", "val", "test"),
+                        help="the split to score (default: test)")
     parser.add_argument("--tta", default="none", choices=tuple(TTA_MODES),
                         help="test-time views averaged: none (centre crop), flip (+ mirror), "
                              "multi (centre and 4 corner crops, each also mirrored), time (the "

@@ -52,7 +52,9 @@ def _reason_line(key: str, words: int, letters: int) -> str:
     return f"    {words:6d} words  {key}{grouped}"
 
 
-def _summary(manifest: dict, output: str) -> str:
+def run_summary(manifest: dict, output: str) -> str:
+    """The lines printed at the end of a run: words by outcome, the reasons behind the
+    failed, dropped and clip-less ones, and where the outputs are."""
     words, videos = manifest["words"], manifest["videos"]
     lines = [f"lipflow preprocess: {videos['seen']} videos, {words['seen']} words -> "
              f"{words['written']} clips written, {words['failed']} words failed, "
@@ -99,14 +101,17 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
 
     from pipelines.preprocess.dataset_info import DATASET_INFO_FILE, summary_text
 
-    print(_summary(manifest, args.output))
+    print(run_summary(manifest, args.output))
     # Through Beam's file systems: --output may be gs://.
     with FileSystems.open(FileSystems.join(args.output, DATASET_INFO_FILE)) as handle:
         print(summary_text(json.loads(handle.read().decode("utf-8"))))
-    return _verdict(manifest, config.max_failure_fraction)
+    return exit_code(manifest, config.max_failure_fraction)
 
 
-def _verdict(manifest: dict, max_failure_fraction: float) -> int:
+def exit_code(manifest: dict, max_failure_fraction: float) -> int:
+    """The run's exit status from its manifest: 1 when it does not balance, wrote no clip,
+    or more than `max_failure_fraction` of its words failed (dropped words do not count);
+    the reason is printed to stderr."""
     words = manifest["words"]
     if not manifest["balanced"]:
         print("lipflow preprocess: the manifest does not balance (words seen != written + "

@@ -29,7 +29,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--workdir", required=True,
                         help="folder for state.json, batches/, datasets/ and registry/")
     parser.add_argument("--config", default="demo",
-                        help="trainer preset: demo, grid, lrw (default: demo)")
+                        help="trainer preset: demo, grid, grid_gpu, lrw (default: demo)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a trainer config field, as for lipflow train (repeatable)")
     parser.add_argument("--margin", type=float, default=0.0,

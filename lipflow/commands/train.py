@@ -20,7 +20,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     "OUTPUT/train_summary.json.")
     parser.add_argument("--data", required=True, help="what lipflow preprocess wrote")
     parser.add_argument("--config", default="demo",
-                        help="preset: demo (minutes on a CPU), grid, lrw (default: demo)")
+                        help="preset: demo (minutes on a CPU), grid, grid_gpu, lrw "
+                             "(default: demo)")
     parser.add_argument("--output", required=True, help="folder for checkpoints, logs, export")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config field, e.g. --set model.name=c3d --set epochs=3 "

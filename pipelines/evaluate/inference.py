@@ -12,56 +12,15 @@ and averaged over models and test-time views; a model gives 0 to a word it lacks
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional, Sequence
 
 import numpy as np
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
 from pipelines.evaluate.views import clip_view
-from schemas.contract import CONTRACT_FILE, PreprocessingContract, contract_from_dict
-from schemas.vocabulary import VOCABULARY_FILE, vocabulary_words
-
-SIGNATURE = "serve"
-
-
-def read_vocabulary(export_dir: str) -> list[str]:
-    """The label order of an export (one word a line), or ValueError if it is not one."""
-    path = FileSystems.join(export_dir, VOCABULARY_FILE)
-    if not FileSystems.exists(path):
-        raise ValueError(f"{export_dir!r} is not a lipflow export: it has no {VOCABULARY_FILE} "
-                         f"(pass the export/ folder that lipflow train wrote)")
-    with FileSystems.open(path) as handle:
-        return vocabulary_words(handle.read().decode("utf-8"), path)
-
-
-def check_output_width(serve, vocabulary: Sequence[str], export_dir: str) -> None:
-    """ValueError unless the serving signature scores as many words as the vocabulary
-    names: a vocabulary.txt that does not belong to its model would label every clip
-    wrong."""
-    spec = serve.structured_outputs.get("probabilities")
-    width = None if spec is None else spec.shape[-1]
-    if width is not None and width != len(vocabulary):
-        raise ValueError(f"the model {export_dir!r} scores {width} words but its "
-                         f"{VOCABULARY_FILE} names {len(vocabulary)}: the two do not belong "
-                         "together (export the model again)")
-
-
-def read_contract(export_dir: str) -> PreprocessingContract:
-    """The preprocessing contract of an export, or ValueError saying why there is none."""
-    path = FileSystems.join(export_dir, CONTRACT_FILE)
-    if not FileSystems.exists(path):
-        raise ValueError(f"{export_dir!r} has no {CONTRACT_FILE}: it is not a lipflow export, or "
-                         "an older lipflow exported it (train it again to record how its clips "
-                         "were made)")
-    with FileSystems.open(path) as handle:
-        try:
-            document = json.loads(handle.read().decode("utf-8"))
-        except ValueError as err:
-            raise ValueError(f"{path} is not JSON: {err}") from err
-    return contract_from_dict(document, path)
+from schemas.export import (SIGNATURE, check_output_width, read_contract,  # noqa: F401
+                            read_vocabulary)
 
 
 def union_vocabulary(vocabularies: Sequence[Sequence[str]]) -> list[str]:

@@ -1,7 +1,7 @@
 """Stage 5: the summary -> metrics.json, confusion.csv, per_word.csv, report.html, manifest.json.
 
-`metrics.json` is the machine-readable result (its fields are documented in the
-README under "Evaluation outputs"; `schema_version` changes when they do). The
+`metrics.json` is the machine-readable result (its fields are documented in
+docs/outputs.md under "Evaluation outputs"; `schema_version` changes when they do). The
 launcher knows everything that does not come from the data (models, vocabulary,
 viseme classes, the baseline document) and passes it in as `RunContext`.
 """

@@ -11,7 +11,7 @@ import json
 
 from apache_beam.io.filesystems import FileSystems
 
-from lipflow.logs import duration
+from pipelines.human_time import duration
 from pipelines.preprocess.dataset_info import DATASET_INFO_FILE
 from pipelines.progress import Counts, Event, RecordProgress
 

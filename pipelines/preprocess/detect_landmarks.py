@@ -182,8 +182,10 @@ class DetectLandmarksFn(beam.DoFn):
     def process(self, job: VideoJob):
         video = job.input
         words = len(job.word_indices)
+        # No word left: every one already failed upstream (e.g. subtitle alignment). A bare
+        # return on its own line, which Beam's check of process() does not take for a value.
         if words == 0:
-            return  # every word already failed upstream (e.g. subtitle alignment)
+            return
         started = time.perf_counter()
         try:
             path = self._copies.path(video.video)

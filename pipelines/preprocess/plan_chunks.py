@@ -118,8 +118,10 @@ class PlanChunksFn(beam.DoFn):
 
     def process(self, job: VideoJob):
         words = len(job.transcript.words)
+        # No word left: every one already failed upstream (e.g. subtitle alignment). A bare
+        # return on its own line, which Beam's check of process() does not take for a value.
         if words == 0:
-            return  # every word already failed upstream (e.g. subtitle alignment)
+            return
         video = job.input
         try:
             with local_copy(video.video) as path:

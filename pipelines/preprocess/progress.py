@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from functools import partial
 
-from lipflow.logs import duration
+from pipelines.human_time import duration
 from pipelines.preprocess.dead_letters import DEAD_LETTER
 from pipelines.preprocess.read_transcripts import VideoJob
 from pipelines.progress import Counts, Event, RecordProgress

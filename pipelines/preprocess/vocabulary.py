@@ -28,16 +28,12 @@ from apache_beam.metrics import Metrics
 from pipelines.preprocess.dead_letters import COUNTER_NAMESPACE, dead_letter, failure
 from schemas.clip import ClipRecord
 from schemas.layout import TRANSFORM_DIR
+from schemas.transform import (LABEL, OUT_OF_VOCABULARY, PIXEL_MEAN, PIXEL_SQ_MEAN,  # noqa: F401
+                               PIXEL_STD, VOCABULARY_NAME, WORD, pixel_statistics,
+                               transform_words)
 from schemas.vocabulary import VOCABULARY_FILE, vocabulary_words
 
 STAGE = "vocabulary"
-WORD = "word"
-PIXEL_MEAN = "pixel_mean"
-PIXEL_SQ_MEAN = "pixel_sq_mean"
-LABEL = "label"
-PIXEL_STD = "pixel_std"
-VOCABULARY_NAME = "word"
-OUT_OF_VOCABULARY = -1
 _LABEL_BATCH = 64
 DATASET_INFO_FILE = "dataset_info.json"  # a dataset's card, with its vocabulary
 
@@ -196,26 +192,6 @@ class AnalyzeVocabulary(AnalyzeFeatures):
         return super().expand(train_clips | "AnalysisFeatures" >> beam.Map(analysis_features))
 
 
-def transform_words(transform_output, words: list[str]) -> np.ndarray:
-    """Label ids int64 [N] of words through the written transform graph (-1: not in it)."""
-    import tensorflow as tf
-
-    count = len(words)
-    raw = {WORD: tf.constant([w.encode("utf-8") for w in words]),
-           PIXEL_MEAN: tf.zeros([count], tf.float32), PIXEL_SQ_MEAN: tf.zeros([count], tf.float32)}
-    return transform_output.transform_raw_features(raw)[LABEL].numpy()
-
-
-def pixel_statistics(transform_output) -> tuple[float, float]:
-    """(mean, std) of the train split's pixels, as stored in the transform graph."""
-    import tensorflow as tf
-
-    raw = {WORD: tf.constant([b""]), PIXEL_MEAN: tf.zeros([1], tf.float32),
-           PIXEL_SQ_MEAN: tf.zeros([1], tf.float32)}
-    out = transform_output.transform_raw_features(raw)
-    return float(out[PIXEL_MEAN].numpy()[0]), float(out[PIXEL_STD].numpy()[0])
-
-
 class AttachLabelsFn(beam.DoFn):
     """Batches of ClipRecord -> ClipRecord with `label`; words outside the vocabulary are dead letters."""
 
@@ -262,7 +238,7 @@ class AttachLabels(beam.PTransform):
         # Materialised first: on the local multi-worker runner, a ParDo whose side input
         # derives from its own main input's producer silently lost that producer's last
         # outputs under load (about 3% to 19% of GRID's clips); a Reshuffle in between
-        # lost none (see the README, "Local runs and a Beam data-loss bug").
+        # lost none (see docs/commands/preprocess.md, "Local runs and a Beam data-loss bug").
         return (clips
                 | "MaterializeClips" >> beam.Reshuffle()
                 | "BatchClips" >> beam.BatchElements(min_batch_size=1, max_batch_size=_LABEL_BATCH)

@@ -1,10 +1,14 @@
 """Rebuilds one dataset from the batches preprocessed so far: old clips plus new ones.
 
-  DATASET/{train,val,test}/clips-<batch>-*.tfrecord.gz   each batch's files, linked (or
-                                                         copied) unchanged, in their split
+  DATASET/{train,val,test}/clips-<batch>-*.tfrecord.gz   each batch's files, hard-linked
+                                                         unchanged, in their split
   DATASET/transform_fn/   the batches' shared vocabulary, in its order, and the pixel
                           statistics of all original train clips (tf.Transform again)
   DATASET/dataset_info.json  the card, summed over the batches
+
+Where hard links fail (another device, a Cloud Storage FUSE mount), nothing is copied:
+the card lists the batches' files instead (schemas/layout.py, `shard_paths`), so a dataset
+version costs no clip storage and the readers take the files from the batches.
 
 Clips are never re-cut or moved between splits: a video's split is the one its batch gave
 it. Every batch after the first is labelled with the first one's vocabulary (or
@@ -31,42 +35,63 @@ from pipelines.preprocess.splits import SPLITS
 from pipelines.preprocess.vocabulary import (PIXEL_MEAN, PIXEL_SQ_MEAN, WORD, AnalyzeFeatures,
                                              read_fixed_vocabulary, write_vocabulary_asset)
 from schemas.clip import AUGMENT_COPY, FRAMES
-from schemas.layout import CLIP_FILE_PATTERN, CLIPS_PREFIX, TRANSFORM_DIR, shard_mismatch
+from schemas.layout import (CLIP_FILE_PATTERN, CLIPS_PREFIX, SHARD_PATHS_KEY, TRANSFORM_DIR,
+                            shard_mismatch)
 
 DEAD_LETTERS_FILE = "dead_letters.jsonl"
 _TEMP = "tmp_merge"
 _LOG = logging.getLogger(__name__)
 
 
-def link_split_files(batches: dict[str, str], output: str) -> dict[str, list[str]]:
-    """Hard-links (or copies) each batch's clip files into OUTPUT/<split>/, renamed
-    clips-<batch>-<rest>; `batches`: batch id -> its folder. split -> the new paths."""
-    placed = {split: [] for split in SPLITS}
+def batch_split_files(batches: dict[str, str]) -> dict[str, list[tuple[str, str]]]:
+    """split -> (batch, clip file) of every batch (batch id -> its folder), each batch's
+    files checked against its card."""
+    found = {split: [] for split in SPLITS}
     for batch, folder in sorted(batches.items()):
         with open(os.path.join(folder, DATASET_INFO_FILE), encoding="utf-8") as handle:
             card = json.load(handle)
         for split in SPLITS:
-            os.makedirs(os.path.join(output, split), exist_ok=True)
-            sources = sorted(FileSystems.match(
+            sources = sorted(m.path for m in FileSystems.match(
                 [os.path.join(folder, split, CLIP_FILE_PATTERN)])[0].metadata_list)
-            mismatch = shard_mismatch(card, split, [m.path for m in sources], folder)
+            mismatch = shard_mismatch(card, split, sources, folder)
             if mismatch:
                 raise ValueError(f"batch {batch}: {mismatch}")
-            for source in sources:
-                name = os.path.basename(source.path)[len(CLIPS_PREFIX) + 1:]
-                target = os.path.join(output, split, f"{CLIPS_PREFIX}-{batch}-{name}")
-                _link_or_copy(source.path, target)
-                placed[split].append(target)
-    return placed
+            found[split].extend((batch, source) for source in sources)
+    return found
 
 
-def _link_or_copy(source: str, target: str) -> None:
-    if os.path.exists(target):
-        os.remove(target)
+def _links_work(source: str, folder: str) -> bool:
+    probe = os.path.join(folder, ".link-probe")
     try:
-        os.link(source, target)
+        os.link(source, probe)
     except OSError:  # another device, or a file system without hard links
-        shutil.copyfile(source, target)
+        return False
+    os.remove(probe)
+    return True
+
+
+def place_split_files(batches: dict[str, str], output: str
+                      ) -> tuple[dict[str, list[str]], dict[str, list[str]] | None]:
+    """Hard-links each batch's clip files into OUTPUT/<split>/ as clips-<batch>-<rest>, or,
+    where links fail, leaves them where they are. (split -> the paths to read, split -> the
+    paths relative to OUTPUT for the card's `shard_paths`, or None when linked)."""
+    found = batch_split_files(batches)
+    for split in SPLITS:
+        os.makedirs(os.path.join(output, split), exist_ok=True)
+    sources = [source for pairs in found.values() for _, source in pairs]
+    if sources and not _links_work(sources[0], output):
+        _LOG.info("hard links fail in %s: the dataset lists the batches' files", output)
+        return ({split: [s for _, s in pairs] for split, pairs in found.items()},
+                {split: [os.path.relpath(s, output) for _, s in pairs]
+                 for split, pairs in found.items()})
+    placed = {split: [] for split in SPLITS}
+    for split, pairs in found.items():
+        for batch, source in pairs:
+            name = os.path.basename(source)[len(CLIPS_PREFIX) + 1:]
+            target = os.path.join(output, split, f"{CLIPS_PREFIX}-{batch}-{name}")
+            os.link(source, target)
+            placed[split].append(target)
+    return placed, None
 
 
 def record_analysis_features(item) -> dict:
@@ -125,7 +150,7 @@ def merge_batches(batches: dict[str, str], output: str, options: PipelineOptions
     """Builds the dataset OUTPUT from `batches` (batch id -> preprocess output); its card."""
     if FileSystems.exists(output):
         shutil.rmtree(output)  # a half-built dataset from a killed run
-    placed = link_split_files(batches, output)
+    placed, referenced = place_split_files(batches, output)
     first = sorted(batches)[0]
     vocabulary = read_fixed_vocabulary(batches[first])
     if not placed["train"]:
@@ -138,10 +163,12 @@ def merge_batches(batches: dict[str, str], output: str, options: PipelineOptions
         with open(os.path.join(batches[batch], "manifest.json"), encoding="utf-8") as handle:
             manifests.append(json.load(handle))
     files = {split: f"{split}/{CLIP_FILE_PATTERN}" for split in SPLITS}
-    shards = {split: sorted(os.path.basename(path) for path in paths)
+    shards = {split: [] if referenced else sorted(os.path.basename(path) for path in paths)
               for split, paths in placed.items()}
     info = build_dataset_info(_summed(manifests), os.path.join(output, TRANSFORM_DIR), files,
                               shards)
+    if referenced:
+        info[SHARD_PATHS_KEY] = referenced
     info["manifest"] = [os.path.join(batches[b], "manifest.json") for b in sorted(batches)]
     info["batches"] = sorted(batches)
     write_dataset_info(info, os.path.join(output, DATASET_INFO_FILE))

@@ -57,8 +57,12 @@ def production_export(workdir: str) -> str | None:
 def code_version() -> dict:
     """lipflow's version and, when run from a git checkout, its commit and whether it has
     uncommitted changes."""
-    from lipflow import __version__
+    from importlib import metadata
 
+    try:
+        __version__ = metadata.version("lipflow")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        __version__ = ""
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     found = {"lipflow": __version__, "git_commit": "", "git_dirty": None}
     try:
