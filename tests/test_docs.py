@@ -122,10 +122,11 @@ def _option_strings(parser: argparse.ArgumentParser) -> set[str]:
 
 
 def _beam_flags() -> set[str]:
-    """Every flag of every PipelineOptions class Beam defines (and lipflow's own)."""
+    """Every flag of every PipelineOptions class Beam defines. (The preprocess job's own
+    options class is not imported here: once imported, its required --input would be
+    demanded by every pipeline later built in this process. Its flags come from
+    add_preprocess_arguments instead.)"""
     from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
-
-    import pipelines.preprocess.options  # noqa: F401  (registers the job's options class)
 
     flags: set[str] = set()
     seen, todo = set(), [PipelineOptions]

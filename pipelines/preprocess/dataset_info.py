@@ -66,7 +66,7 @@ def build_dataset_info(manifest: dict, transform_dir: str, files: dict[str, str]
         "options": manifest["options"],
         CONTRACT_KEY: make_contract(manifest["options"], mean_face(), mean, std,
                                     SCHEMA_VERSION).as_dict(),
-        "versions": manifest["versions"],
+        "versions": manifest.get("versions", {}),
         "manifest": "manifest.json",
     }
 
