@@ -19,7 +19,7 @@ $(BIN)/.installed: requirements.lock setup.py
 install: $(BIN)/.installed
 
 demo: install
-	$(BIN)/lipflow preprocess --input data/sample/grid_s1 --output $(DEMO)/data --augment_copies 1 \
+	$(BIN)/lipflow preprocess --input data/sample/grid_s1 --output $(DEMO)/data --overwrite --augment_copies 1 \
 	  --train_fraction 0.7 --val_fraction 0.15
 	$(BIN)/lipflow contact-sheet --data $(DEMO)/data/train --output $(DEMO)/contact_sheet.png
 	rm -rf $(DEMO)/model
