@@ -87,3 +87,22 @@ def checked_references(paths: list[str], split: str, data: str, exists) -> list[
                          f"of its {split} files are missing, such as {missing[0]} (was a "
                          "batch folder deleted?)")
     return sorted(paths)
+
+
+def split_clip_files(card: dict | None, split: str, data: str, pattern: str, glob,
+                     exists) -> list[str]:
+    """The clip files a reader takes for `split` of the dataset `data`, sorted: those its
+    card (None: none found) references, else those `pattern` matches, checked against the
+    card's shard list. `glob` and `exists` are the caller's file system (tf.io.gfile or
+    Beam's FileSystems). ValueError when there are none or they do not match the card."""
+    referenced = referenced_files(card, split, data) if card else None
+    if referenced is not None:
+        return checked_references(referenced, split, data, exists)
+    files = sorted(glob(pattern))
+    if not files:
+        raise ValueError(f"no clips for split {split!r}: nothing matches {pattern!r}; give "
+                         "the folder `lipflow preprocess` wrote (it holds train/, val/, test/)")
+    mismatch = shard_mismatch(card, split, files, data) if card else None
+    if mismatch:
+        raise ValueError(mismatch)
+    return files

@@ -183,7 +183,7 @@ def test_serving_features_keep_the_centre_frames_and_downscale():
 
 def test_split_files_names_the_missing_split(tmp_path):
     (tmp_path / "train").mkdir()
-    with pytest.raises(ValueError, match=r"no train clips: nothing matches .*clips-\*\.tfrecord"
+    with pytest.raises(ValueError, match=r"no clips for split 'train': nothing matches .*clips-\*\.tfrecord"
                                          r"\*.*lipflow preprocess"):
         split_files(str(tmp_path), "train")
     with pytest.raises(ValueError, match="split must be one of"):

@@ -36,8 +36,7 @@ import tensorflow as tf
 from pipelines.preprocess.splits import SPLITS
 from schemas.clip import (BOUNDARY_MASK, CROP_HEIGHT, CROP_WIDTH, FRAMES, LABEL,
                           feature_specs)
-from schemas.layout import (CLIP_FILE_PATTERN, TRANSFORM_DIR, checked_references,
-                            referenced_files, shard_mismatch,
+from schemas.layout import (CLIP_FILE_PATTERN, TRANSFORM_DIR, split_clip_files,
                             tfrecord_compression)
 
 _LOG = logging.getLogger(__name__)
@@ -158,18 +157,9 @@ def split_files(data_dir: str, split: str) -> list[str]:
     if tf.io.gfile.exists(card_path):
         with tf.io.gfile.GFile(card_path) as handle:
             card = json.load(handle)
-    referenced = referenced_files(card, split, data_dir) if card else None
-    if referenced is not None:
-        return checked_references(referenced, split, data_dir, tf.io.gfile.exists)
-    pattern = os.path.join(data_dir, split, CLIP_FILE_PATTERN)
-    files = sorted(tf.io.gfile.glob(pattern))
-    if not files:
-        raise ValueError(f"no {split} clips: nothing matches {pattern!r}; give --data the "
-                         "folder `lipflow preprocess` wrote (it holds train/, val/, test/)")
-    mismatch = shard_mismatch(card, split, files, data_dir) if card else None
-    if mismatch:
-        raise ValueError(mismatch)
-    return files
+    return split_clip_files(card, split, data_dir,
+                            os.path.join(data_dir, split, CLIP_FILE_PATTERN), tf.io.gfile.glob,
+                            tf.io.gfile.exists)
 
 
 def normalise(frames_uint8: tf.Tensor, mean: float, std: float) -> tf.Tensor:

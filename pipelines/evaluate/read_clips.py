@@ -15,8 +15,7 @@ from apache_beam.metrics import Metrics
 
 from pipelines.preprocess.dead_letters import DEAD_LETTER, dead_letter, failure
 from schemas.clip import BOUNDARY_MASK, CLIP_ID, FRAMES, VIDEO_ID, WORD, WORD_INDEX, decode_clip
-from schemas.layout import (CLIP_FILE_PATTERN, checked_references, referenced_files,
-                            shard_mismatch)
+from schemas.layout import CLIP_FILE_PATTERN, split_clip_files
 
 NAMESPACE = "lipflow.evaluate"
 
@@ -28,19 +27,10 @@ def split_files(data: str, split: str) -> list[str]:
     if FileSystems.exists(card_path):
         with FileSystems.open(card_path) as handle:
             card = json.loads(handle.read().decode("utf-8"))
-    referenced = referenced_files(card, split, data) if card else None
-    if referenced is not None:
-        return checked_references(referenced, split, data, FileSystems.exists)
-    pattern = FileSystems.join(data, split, CLIP_FILE_PATTERN)
-    matched = FileSystems.match([pattern])[0].metadata_list
-    files = sorted(m.path for m in matched)
-    if not files:
-        raise ValueError(f"no clips for split {split!r}: nothing matches {pattern} "
-                         f"(is {data!r} a folder that lipflow preprocess wrote?)")
-    mismatch = shard_mismatch(card, split, files, data) if card else None
-    if mismatch:
-        raise ValueError(mismatch)
-    return files
+    return split_clip_files(
+        card, split, data, FileSystems.join(data, split, CLIP_FILE_PATTERN),
+        lambda pattern: [m.path for m in FileSystems.match([pattern])[0].metadata_list],
+        FileSystems.exists)
 
 
 class ReadRecordsFn(beam.DoFn):

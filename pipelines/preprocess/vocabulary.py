@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 
 import apache_beam as beam
 import numpy as np
@@ -26,6 +25,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from pipelines.preprocess.dead_letters import COUNTER_NAMESPACE, dead_letter, failure
+from pipelines.storage import is_dir, read_text
 from schemas.clip import ClipRecord
 from schemas.layout import TRANSFORM_DIR
 from schemas.transform import (LABEL, OUT_OF_VOCABULARY, PIXEL_MEAN, PIXEL_SQ_MEAN,  # noqa: F401
@@ -38,19 +38,14 @@ _LABEL_BATCH = 64
 DATASET_INFO_FILE = "dataset_info.json"  # a dataset's card, with its vocabulary
 
 
-def _read_text(path: str) -> str:
-    with FileSystems.open(path) as handle:
-        return handle.read().decode("utf-8")
-
-
 def _words_of_folder(path: str) -> list[str]:
     """An export folder's vocabulary.txt, else a dataset's card or its transform graph."""
     for name in (VOCABULARY_FILE, DATASET_INFO_FILE):
         candidate = FileSystems.join(path, name)
         if FileSystems.exists(candidate):
             if name == VOCABULARY_FILE:
-                return vocabulary_words(_read_text(candidate), candidate)
-            return list(json.loads(_read_text(candidate)).get("vocabulary", []))
+                return vocabulary_words(read_text(candidate, "utf-8"), candidate)
+            return list(json.loads(read_text(candidate, "utf-8")).get("vocabulary", []))
     transform_dir = FileSystems.join(path, TRANSFORM_DIR)
     if FileSystems.exists(transform_dir):
         import tensorflow_transform as tft
@@ -69,8 +64,8 @@ def read_fixed_vocabulary(path: str) -> list[str]:
     """
     if not FileSystems.exists(path):
         raise ValueError(f"--vocabulary {path!r} does not exist")
-    words = (_words_of_folder(path) if _is_folder(path)
-             else vocabulary_words(_read_text(path), f"--vocabulary {path!r}"))
+    words = (_words_of_folder(path) if is_dir(path)
+             else vocabulary_words(read_text(path, "utf-8"), f"--vocabulary {path!r}"))
     if not words or any(not w.strip() or w != w.strip() for w in words):
         raise ValueError(f"--vocabulary {path!r}: the list is empty or has blank lines or "
                          "surrounding spaces")
@@ -78,13 +73,6 @@ def read_fixed_vocabulary(path: str) -> list[str]:
     if repeated:
         raise ValueError(f"--vocabulary {path!r} repeats words {repeated[:5]!r}")
     return words
-
-
-def _is_folder(path: str) -> bool:
-    if "://" not in path:
-        return os.path.isdir(path)
-    # Object stores have no folders: a path is one when something lies under it.
-    return bool(FileSystems.match([FileSystems.join(path, "*")])[0].metadata_list)
 
 
 def write_vocabulary_asset(words: list[str], folder: str) -> str:
