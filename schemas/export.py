@@ -7,11 +7,14 @@ start read it:
   EXPORT/preprocessing.json  the preprocessing contract (schemas/contract.py)
 
 Read through tf.io.gfile (so any file system TensorFlow reads), without Beam.
+`load_export` is the one loader: evaluate, predict and retrain (through evaluate) call it,
+so every reader checks the same things.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Sequence
 
 from schemas.contract import CONTRACT_FILE, PreprocessingContract, contract_from_dict
@@ -65,3 +68,39 @@ def read_contract(export_dir: str) -> PreprocessingContract:
         except ValueError as err:
             raise ValueError(f"{path} is not JSON: {err}") from err
     return contract_from_dict(document, path)
+
+
+@dataclass
+class Export:
+    """A loaded export: its `serve` signature, label order and preprocessing contract."""
+
+    export_dir: str
+    serve: object
+    vocabulary: list[str]
+    contract: PreprocessingContract
+
+
+def _input_size(serve) -> int | None:
+    spec = serve.structured_input_signature[1].get("frames")
+    return None if spec is None else spec.shape[-1]
+
+
+def load_export(export_dir: str) -> Export:
+    """Loads an export and checks that its parts belong together: the vocabulary's length
+    against the model's output width, and the contract's crop size against the model's
+    input. ValueError, saying which, when the folder is not a usable export."""
+    vocabulary = read_vocabulary(export_dir)
+    contract = read_contract(export_dir)
+    import tensorflow as tf
+
+    try:
+        serve = tf.saved_model.load(export_dir).signatures[SIGNATURE]
+    except (OSError, KeyError, ValueError) as err:
+        raise ValueError(f"{export_dir!r} holds no loadable SavedModel with a {SIGNATURE!r} "
+                         f"signature: {err}") from err
+    check_output_width(serve, vocabulary, export_dir)
+    size = _input_size(serve)
+    if size is not None and size != contract.crop_size:
+        raise ValueError(f"the model {export_dir!r} takes {size}-pixel crops but its contract "
+                         f"says {contract.crop_size}")
+    return Export(export_dir, serve, vocabulary, contract)

@@ -5,6 +5,7 @@
                                                            (`--compression none`)
   DATA/transform_fn/                                       tf.Transform graph and statistics
   DATA/sentences/{train,val,test}/clips-*.tfrecord[.gz]    sentence clips (--unit sentence)
+  DATA/dataset_info.json                                   the dataset card (DATASET_INFO_FILE)
 
 Readers tell the two apart by the suffix (`tfrecord_compression`), so datasets written
 before the uncompressed option existed read as before. The dataset card
@@ -19,6 +20,7 @@ to the dataset folder (`SHARD_PATHS_KEY`), and readers take those (`referenced_f
 
 import posixpath
 
+DATASET_INFO_FILE = "dataset_info.json"
 CLIPS_PREFIX = "clips"
 SHARDS_KEY = "shards"                               # the card's split -> clip file names
 SHARD_PATHS_KEY = "shard_paths"                     # split -> other folders' files it uses

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipelines.evaluate.inference import read_contract
+from schemas.export import read_contract
 from pipelines.preprocess.config import default
 from pipelines.preprocess.mean_face import mean_face
 from schemas.clip import SCHEMA_VERSION

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipelines.evaluate.inference import read_vocabulary
+from schemas.export import read_vocabulary
 from pipelines.evaluate.read_clips import split_files
 from pipelines.evaluate.report import PLOT_IDS
 from schemas.clip import decode_clip

@@ -36,7 +36,7 @@ import tensorflow as tf
 from pipelines.preprocess.splits import SPLITS
 from schemas.clip import (BOUNDARY_MASK, CROP_HEIGHT, CROP_WIDTH, FRAMES, LABEL,
                           feature_specs)
-from schemas.layout import (CLIP_FILE_PATTERN, TRANSFORM_DIR, split_clip_files,
+from schemas.layout import (CLIP_FILE_PATTERN, DATASET_INFO_FILE, TRANSFORM_DIR, split_clip_files,
                             tfrecord_compression)
 
 _LOG = logging.getLogger(__name__)
@@ -152,7 +152,7 @@ def split_files(data_dir: str, split: str) -> list[str]:
     """Sorted paths of DATA/<split>/clips-*.tfrecord[.gz]; ValueError if there are none."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    card_path = os.path.join(data_dir, "dataset_info.json")
+    card_path = os.path.join(data_dir, DATASET_INFO_FILE)
     card = None
     if tf.io.gfile.exists(card_path):
         with tf.io.gfile.GFile(card_path) as handle:

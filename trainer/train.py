@@ -27,6 +27,7 @@ from trainer.export import export_model
 from trainer.input import DatasetStats, load_stats, make_dataset, split_files
 from schemas.clip import SCHEMA_VERSION
 from schemas.contract import PreprocessingContract, check_contract, dataset_contract
+from schemas.layout import DATASET_INFO_FILE
 from trainer.models import build_model, front_end_layers
 from trainer.phonemes import (PHONEME_OUTPUT, WORD_OUTPUT, phoneme_targets,
                               with_phoneme_head, word_model)
@@ -53,7 +54,7 @@ def set_precision(mode: str) -> str:
 
 def dataset_card(data_dir: str) -> dict:
     """The dataset's dataset_info.json; ValueError if missing or of another schema version."""
-    path = os.path.join(data_dir, "dataset_info.json")
+    path = os.path.join(data_dir, DATASET_INFO_FILE)
     if not tf.io.gfile.exists(path):
         raise ValueError(f"--data {data_dir!r} has no dataset_info.json: give the folder "
                          "that lipflow preprocess wrote")

@@ -19,8 +19,7 @@ import numpy as np
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
 from pipelines.evaluate.views import clip_view
-from schemas.export import (SIGNATURE, check_output_width, read_contract,  # noqa: F401
-                            read_vocabulary)
+from schemas.export import load_export
 
 
 def union_vocabulary(vocabularies: Sequence[Sequence[str]]) -> list[str]:
@@ -65,15 +64,15 @@ class SavedModelHandler(ModelHandler[dict, PredictionResult, Ensemble]):
         self._views = tuple(views)
 
     def load_model(self) -> Ensemble:
-        import tensorflow as tf
-
         union = union_vocabulary(self._vocabularies)
         index = {word: i for i, word in enumerate(union)}
-        serves = [tf.saved_model.load(path).signatures[SIGNATURE] for path in self._export_dirs]
-        for serve, words, path in zip(serves, self._vocabularies, self._export_dirs):
-            check_output_width(serve, words, path)
+        exports = [load_export(path) for path in self._export_dirs]
+        for export, words in zip(exports, self._vocabularies):
+            if export.vocabulary != list(words):
+                raise ValueError(f"{export.export_dir!r} changed while the job ran: its "
+                                 "vocabulary is not the one read at the start")
         columns = [np.array([index[w] for w in words]) for words in self._vocabularies]
-        return Ensemble(serves, columns, len(union))
+        return Ensemble([export.serve for export in exports], columns, len(union))
 
     def run_inference(self, batch: Sequence[dict], model: Ensemble,
                       inference_args: Optional[dict[str, Any]] = None

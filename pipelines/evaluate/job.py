@@ -23,8 +23,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.evaluate import homophemes, outcomes
 from pipelines.evaluate.config import EvaluateConfig
-from pipelines.evaluate.inference import (SavedModelHandler, read_contract, read_vocabulary,
-                                          union_vocabulary)
+from pipelines.evaluate.inference import SavedModelHandler, union_vocabulary
 from pipelines.evaluate.metrics import MetricsConfig
 from pipelines.evaluate.outputs import METRICS_FILE, RunContext, write_outputs
 from pipelines.evaluate.progress import progress_line, record_progress, split_clips
@@ -34,10 +33,11 @@ from pipelines.evaluate.score import (AUGMENTED, OUT_OF_VOCABULARY, SortClipsFn,
 from pipelines.evaluate.sentence_context import (DecodeInContext, TrainTranscripts, describe,
                                                  language_model)
 from pipelines.evaluate.views import TTA_MODES
-from pipelines.preprocess.dataset_info import DATASET_INFO_FILE
 from pipelines.preprocess.dead_letters import DEAD_LETTER, WriteDeadLetters
 from pipelines.progress import reported
 from schemas.contract import check_contract, dataset_contract
+from schemas.export import read_contract, read_vocabulary
+from schemas.layout import DATASET_INFO_FILE
 
 PREDICTIONS_FILE = "predictions.jsonl"
 DEAD_LETTERS_FILE = "dead_letters.jsonl"

@@ -12,8 +12,8 @@ import json
 from apache_beam.io.filesystems import FileSystems
 
 from pipelines.human_time import duration
-from pipelines.preprocess.dataset_info import DATASET_INFO_FILE
 from pipelines.progress import Counts, Event, RecordProgress
+from schemas.layout import DATASET_INFO_FILE
 
 
 def split_clips(data: str, split: str) -> int:

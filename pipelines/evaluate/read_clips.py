@@ -15,14 +15,14 @@ from apache_beam.metrics import Metrics
 
 from pipelines.preprocess.dead_letters import DEAD_LETTER, dead_letter, failure
 from schemas.clip import BOUNDARY_MASK, CLIP_ID, FRAMES, VIDEO_ID, WORD, WORD_INDEX, decode_clip
-from schemas.layout import CLIP_FILE_PATTERN, split_clip_files
+from schemas.layout import CLIP_FILE_PATTERN, DATASET_INFO_FILE, split_clip_files
 
 NAMESPACE = "lipflow.evaluate"
 
 
 def split_files(data: str, split: str) -> list[str]:
     """The TFRecord files of `split` under a dataset folder, sorted; ValueError if none."""
-    card_path = FileSystems.join(data, "dataset_info.json")
+    card_path = FileSystems.join(data, DATASET_INFO_FILE)
     card = None
     if FileSystems.exists(card_path):
         with FileSystems.open(card_path) as handle:

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipelines.evaluate.inference import (SIGNATURE, check_output_width, read_contract,
-                                          read_vocabulary)
 from schemas.clip import SCHEMA_VERSION
 from schemas.contract import PreprocessingContract, mean_face_version
+from schemas.export import load_export
 
 _LOG = logging.getLogger(__name__)
 BATCH = 32  # clips per model call
@@ -59,29 +58,14 @@ def check_contract_usable(contract: PreprocessingContract, export_dir: str) -> N
                          "preprocessing.json was edited or damaged")
 
 
-def _input_size(serve) -> int | None:
-    spec = serve.structured_input_signature[1].get("frames")
-    return None if spec is None else spec.shape[-1]
-
-
 def load_model(export_dir: str) -> LoadedModel:
-    """Loads an export; ValueError if the folder is not one or its contract is unusable."""
-    vocabulary = read_vocabulary(export_dir)
-    contract = read_contract(export_dir)
-    check_contract_usable(contract, export_dir)
+    """Loads an export (schemas/export.py checks its parts) and checks that this lipflow
+    can cut clips the way its clips were cut; ValueError otherwise."""
+    export = load_export(export_dir)
+    check_contract_usable(export.contract, export_dir)
     import tensorflow as tf
 
-    try:
-        serve = tf.saved_model.load(export_dir).signatures[SIGNATURE]
-    except (OSError, KeyError, ValueError) as err:
-        raise ValueError(f"{export_dir!r} holds no loadable SavedModel with a {SIGNATURE!r} "
-                         f"signature: {err}") from err
-    check_output_width(serve, vocabulary, export_dir)
-    size = _input_size(serve)
-    if size is not None and size != contract.crop_size:
-        raise ValueError(f"the model {export_dir!r} takes {size}-pixel crops but its contract "
-                         f"says {contract.crop_size}")
     devices = [d.name for d in tf.config.list_logical_devices("GPU")]
-    _LOG.info("model %s: %d words, %s", export_dir, len(vocabulary),
+    _LOG.info("model %s: %d words, %s", export_dir, len(export.vocabulary),
               f"on {devices[0]}" if devices else "on the CPU")
-    return LoadedModel(export_dir, serve, vocabulary, contract)
+    return LoadedModel(export_dir, export.serve, export.vocabulary, export.contract)

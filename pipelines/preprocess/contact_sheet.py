@@ -14,7 +14,8 @@ import os
 from PIL import Image, ImageDraw
 
 from schemas.clip import BOUNDARY_MASK, CLIP_ID, FRAMES, WORD, parse_clip
-from schemas.layout import CLIP_FILE_PATTERN, shard_mismatch, tfrecord_compression
+from schemas.layout import (CLIP_FILE_PATTERN, DATASET_INFO_FILE, shard_mismatch,
+                            tfrecord_compression)
 
 _LABEL_HEIGHT = 14
 _BAR_HEIGHT = 3
@@ -24,9 +25,9 @@ def check_against_card(data: str, files: list[str]) -> None:
     """ValueError when the word clips of a dataset folder (`data`, or the split folder
     `data` names) are not the files its dataset_info.json lists (shard_mismatch)."""
     folder = os.path.abspath(data)
-    if not os.path.isfile(os.path.join(folder, "dataset_info.json")):
+    if not os.path.isfile(os.path.join(folder, DATASET_INFO_FILE)):
         folder = os.path.dirname(folder)
-    card_path = os.path.join(folder, "dataset_info.json")
+    card_path = os.path.join(folder, DATASET_INFO_FILE)
     if not os.path.isfile(card_path):
         return
     with open(card_path, encoding="utf-8") as handle:

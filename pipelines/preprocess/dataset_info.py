@@ -20,9 +20,8 @@ from pipelines.preprocess.splits import SPLITS
 from pipelines.preprocess.vocabulary import VOCABULARY_NAME, pixel_statistics
 from schemas.clip import SCHEMA_VERSION
 from schemas.contract import CONTRACT_KEY, make_contract
-from schemas.layout import CLIP_FILE_PATTERN, SHARDS_KEY, TRANSFORM_DIR
+from schemas.layout import CLIP_FILE_PATTERN, DATASET_INFO_FILE, SHARDS_KEY, TRANSFORM_DIR
 
-DATASET_INFO_FILE = "dataset_info.json"
 
 
 def written_shards(output: str) -> dict[str, list[str]]:

@@ -22,12 +22,12 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipelines.atomic_write import write_json_atomically
 from pipelines.preprocess.splits import SPLITS
-from schemas.layout import SENTENCES_DIR, TRANSFORM_DIR
+from schemas.layout import DATASET_INFO_FILE, SENTENCES_DIR, TRANSFORM_DIR
 
 RUN_FILE = "run.json"
 # Everything the job writes into its output folder (files and folders).
 JOB_OUTPUTS = (*SPLITS, SENTENCES_DIR, TRANSFORM_DIR, "tmp_tft", "dead_letters.jsonl",
-               "shots.jsonl", "manifest.json", "dataset_info.json", RUN_FILE)
+               "shots.jsonl", "manifest.json", DATASET_INFO_FILE, RUN_FILE)
 
 
 class OutputInUse(ValueError):

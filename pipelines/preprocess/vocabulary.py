@@ -27,7 +27,7 @@ from apache_beam.metrics import Metrics
 from pipelines.preprocess.dead_letters import COUNTER_NAMESPACE, dead_letter, failure
 from pipelines.storage import is_dir, read_text
 from schemas.clip import ClipRecord
-from schemas.layout import TRANSFORM_DIR
+from schemas.layout import DATASET_INFO_FILE, TRANSFORM_DIR
 from schemas.transform import (LABEL, OUT_OF_VOCABULARY, PIXEL_MEAN, PIXEL_SQ_MEAN,  # noqa: F401
                                PIXEL_STD, VOCABULARY_NAME, WORD, pixel_statistics,
                                transform_words)
@@ -35,7 +35,6 @@ from schemas.vocabulary import VOCABULARY_FILE, vocabulary_words
 
 STAGE = "vocabulary"
 _LABEL_BATCH = 64
-DATASET_INFO_FILE = "dataset_info.json"  # a dataset's card, with its vocabulary
 
 
 def _words_of_folder(path: str) -> list[str]:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pipelines.retrain import registry as registry_lib
 from pipelines.retrain import state as state_lib
 from pipelines.retrain.gate import GateConfig, compare, paired_outcomes
+from schemas.layout import DATASET_INFO_FILE
 
 BATCHES_DIR = "batches"
 DATASETS_DIR = "datasets"
@@ -341,7 +342,7 @@ def _test_scores(workdir: str, version: str, dataset: str, config: RetrainConfig
     """The promoted model's scores on the test split, once (None when it has no clips)."""
     if config.gate_split == "test":
         return _scores(gate_metrics)
-    with open(os.path.join(dataset, "dataset_info.json"), encoding="utf-8") as handle:
+    with open(os.path.join(dataset, DATASET_INFO_FILE), encoding="utf-8") as handle:
         if not json.load(handle)["splits"]["test"]["clips"]:
             return None
     output = os.path.join(registry_lib.version_dir(workdir, version), "evaluation", "test")

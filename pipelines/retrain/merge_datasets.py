@@ -28,15 +28,14 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.evaluate.read_clips import ReadClips
-from pipelines.preprocess.dataset_info import (DATASET_INFO_FILE, build_dataset_info,
-                                               write_dataset_info)
+from pipelines.preprocess.dataset_info import build_dataset_info, write_dataset_info
 from pipelines.preprocess.dead_letters import WriteDeadLetters
 from pipelines.preprocess.splits import SPLITS
 from pipelines.preprocess.vocabulary import (PIXEL_MEAN, PIXEL_SQ_MEAN, WORD, AnalyzeFeatures,
                                              read_fixed_vocabulary, write_vocabulary_asset)
 from schemas.clip import AUGMENT_COPY, FRAMES
-from schemas.layout import (CLIP_FILE_PATTERN, CLIPS_PREFIX, SHARD_PATHS_KEY, TRANSFORM_DIR,
-                            shard_mismatch)
+from schemas.layout import (CLIP_FILE_PATTERN, CLIPS_PREFIX, DATASET_INFO_FILE, SHARD_PATHS_KEY,
+                            TRANSFORM_DIR, shard_mismatch)
 
 DEAD_LETTERS_FILE = "dead_letters.jsonl"
 _TEMP = "tmp_merge"
