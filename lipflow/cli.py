@@ -8,6 +8,10 @@ import os
 import sys
 
 from lipflow.commands import contact_sheet, evaluate, predict, preprocess, retrain, train
+from lipflow.unknown_flags import not_understood, option_strings, refusal
+
+# The jobs that run on Beam: flags they do not define go on to Beam's options.
+BEAM_COMMANDS = ("preprocess", "evaluate", "retrain")
 
 _DESCRIPTION = """\
 lipflow turns talking-face video with word timings into word-aligned mouth-crop
@@ -36,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also show TensorFlow's and CUDA's start-up messages")
     subparsers = parser.add_subparsers(dest="command", metavar="SUBCOMMAND", required=True)
     for command in (predict, preprocess, train, evaluate, retrain, contact_sheet):
-        command.add_parser(subparsers)
+        command_parser = command.add_parser(subparsers)
+        command_parser.set_defaults(command_parser=command_parser)
     return parser
 
 
@@ -51,22 +56,47 @@ def main(argv: list[str] | None = None) -> int:
 
     logs.configure(args.log_level)
     if args.verbose:
-        return _run_command(parser, args, argv, unknown)
+        return _run_command(args, argv, unknown)
     # Beam's local worker processes inherit the filtered stderr and are quiet too.
     with logs.native_noise_filtered():
-        return _run_command(parser, args, argv, unknown)
+        return _run_command(args, argv, unknown)
 
 
-def _run_command(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str],
-                 unknown: list[str]) -> int:
+def _refuse_unknown_flags(args: argparse.Namespace, unknown: list[str]) -> None:
+    """Exits (2) naming the nearest valid flag when a leftover is no Beam option (for the
+    Beam jobs) or when there is any leftover (for the others)."""
+    if not unknown:
+        return
+    command_parser = args.command_parser
+    valid = [command_parser]
+    if args.command in BEAM_COMMANDS:
+        from lipflow.unknown_flags import beam_parser
+
+        valid.append(beam_parser())
+        if args.command == "retrain":  # retrain hands preprocess's flags to each batch
+            from pipelines.preprocess.flags import add_preprocess_arguments
+
+            preprocess_flags = argparse.ArgumentParser(add_help=False)
+            add_preprocess_arguments(preprocess_flags, required=False)
+            valid.append(preprocess_flags)
+    left = unknown
+    for extra in valid[1:]:
+        left = not_understood(left, extra)
+    if left:
+        valid_flags = option_strings(*valid)
+        hint = ("; the trainer's settings go in --set KEY=VALUE (e.g. --set epochs=3)"
+                if "--set" in valid_flags else "")
+        command_parser.error(refusal(left, valid_flags) + hint)
+
+
+def _run_command(args: argparse.Namespace, argv: list[str], unknown: list[str]) -> int:
+    _refuse_unknown_flags(args, unknown)
     if args.command == "preprocess":
         return preprocess.run(args, argv[argv.index("preprocess") + 1:])
     if args.command == "evaluate":
         return evaluate.run(args, unknown)
     if args.command == "retrain":
         return retrain.run(args, unknown)
-    if unknown:
-        parser.error(f"unrecognised arguments: {' '.join(unknown)}")
     if args.command == "train":
         return train.run(args)
     if args.command == "predict":

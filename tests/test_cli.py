@@ -145,3 +145,39 @@ def test_the_log_level_flag_takes_underscores_like_every_flag_and_the_old_dash()
         assert result.returncode == 0, result.stderr[-2000:]
     refused = lipflow("--log_level", "loud", "contact-sheet", "--help")
     assert refused.returncode == 2 and "invalid choice: 'LOUD'" in refused.stderr
+
+
+@pytest.mark.parametrize("command, wrong, nearest", [
+    (["preprocess", "--input", "in", "--output", "out"], ["--max_jiter", "0.05"],
+     "--max_jitter"),
+    (["evaluate", "--data", "d", "--model", "m", "--output", "o"], ["--runer", "DataflowRunner"],
+     "--runner"),
+    (["retrain", "--workdir", "w", "--input", "in"], ["--split_bye=video"], "--split_by"),
+    (["train", "--data", "d", "--config", "demo", "--output", "o"], ["--confg", "grid"],
+     "--config"),
+    (["predict", "video.mp4", "--model", "m", "--output", "o"], ["--anotate"], "--annotate"),
+])
+def test_a_misspelt_flag_is_refused_before_any_work_with_the_nearest_flag(command, wrong,
+                                                                          nearest):
+    result = lipflow(*command, *wrong)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert f"unknown arguments: {wrong[0].split('=')[0]} (did you mean {nearest}?)" \
+        in result.stderr
+
+
+def test_beam_flags_and_retrains_preprocess_flags_pass_through(tmp_path):
+    missing = str(tmp_path / "missing")
+    # Each run gets past the flag check and stops at its first real check: the missing input.
+    preprocess = lipflow("preprocess", "--input", missing, "--output", str(tmp_path / "o"),
+                         "--runner", "DirectRunner", "--direct_num_workers", "1",
+                         "--temp_location", str(tmp_path))
+    assert preprocess.returncode == 3 and "neither a folder nor a manifest" in preprocess.stderr
+    retrain = lipflow("retrain", "--workdir", str(tmp_path / "w"), "--input", missing,
+                      "--split_by", "video", "--max_jitter=0.05", "--direct_num_workers", "1")
+    assert retrain.returncode == 3 and "unknown arguments" not in retrain.stderr
+
+
+def test_train_points_a_config_field_given_as_a_flag_to_set():
+    result = lipflow("train", "--data", "d", "--config", "demo", "--output", "o", "--epochs", "3")
+    assert result.returncode == 2
+    assert "the trainer's settings go in --set KEY=VALUE" in result.stderr

@@ -21,7 +21,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     "dead_letters.jsonl and manifest.json. Words are matched by string "
                     "through the model's own vocabulary; words it does not know are counted "
                     "as out of vocabulary, never scored. Flags this command does not know go "
-                    "to Apache Beam (e.g. --runner DataflowRunner ...).")
+                    "to Apache Beam (e.g. --runner DataflowRunner ...); one Beam does not "
+                    "know either is refused, naming the nearest valid flag.")
     parser.add_argument("--data", required=True, help="what lipflow preprocess wrote")
     parser.add_argument("--model", required=True, action="append", metavar="EXPORT_DIR",
                         help="an export folder from lipflow train (OUTPUT/export); repeat the "

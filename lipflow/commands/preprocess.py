@@ -24,8 +24,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     "cuts of each video) and manifest.json (accounts for every input) into "
                     "--output. Flags this command does not "
                     "know are passed to Apache Beam (e.g. --runner DataflowRunner --project P "
-                    "--region R --temp_location gs://...); without --runner it runs locally on "
-                    "all cores.")
+                    "--region R --temp_location gs://...), and one Beam does not know either is "
+                    "refused, naming the nearest valid flag; without --runner it runs "
+                    "locally on all cores.")
     add_preprocess_arguments(parser, required=True)
     return parser
 
@@ -99,7 +100,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         return EXIT_BAD_SETUP
     from apache_beam.io.filesystems import FileSystems
 
-    from pipelines.preprocess.dataset_info import DATASET_INFO_FILE, summary_text
+    from pipelines.preprocess.dataset_info import summary_text
+    from schemas.layout import DATASET_INFO_FILE
 
     print(run_summary(manifest, args.output))
     # Through Beam's file systems: --output may be gs://.

@@ -23,7 +23,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     "configs. A killed run resumes where it stopped; a run with nothing new "
                     "does nothing. Flags this command does not know go to lipflow preprocess "
                     "for every batch (e.g. --split_by video) and to Apache Beam; they must "
-                    "stay the same from cycle to cycle.")
+                    "stay the same from cycle to cycle. A flag neither knows is refused, "
+                    "naming the nearest valid flag.")
     parser.add_argument("--input", help="folder of videos or a CSV / JSON Lines manifest, "
                                         "as for lipflow preprocess (new videos are added to it)")
     parser.add_argument("--workdir", required=True,
