@@ -144,7 +144,8 @@ class StageClock:
 
 def video_job(video):
     """The VideoJob the job's ParseTranscriptFn makes of a VideoInput."""
-    from pipelines.preprocess.read_transcripts import ParseTranscriptFn, VideoJob
+    from pipelines.preprocess.read_transcripts import ParseTranscriptFn
+    from pipelines.preprocess.video_job import VideoJob
 
     outcome = next(iter(ParseTranscriptFn().process(video)))
     if not isinstance(outcome, VideoJob):
@@ -167,7 +168,8 @@ def track_landmarks(backend, frames: list, job, report, config, reference):
     from pipelines.preprocess.audio import probe_media
     from pipelines.preprocess.crop_sources import CropSources
     from pipelines.preprocess.decode import FrameRange
-    from pipelines.preprocess.detect_landmarks import VideoTracks, wanted_ranges
+    from pipelines.preprocess.detect_landmarks import VideoTracks
+    from pipelines.preprocess.frame_plan import wanted_ranges
     from pipelines.preprocess.video_tracks import track_faces
 
     media = probe_media(job.input.video)

@@ -25,7 +25,7 @@ from pipelines.preprocess.inputs import VideoInput
 from pipelines.preprocess.plan_chunks import (ChunkVideoFn, PieceCuts, PlanChunksFn, ScanPiece,
                                               ScanPieceFn, plan_in_one_process, scan_piece,
                                               scan_pieces)
-from pipelines.preprocess.read_transcripts import VideoJob
+from pipelines.preprocess.video_job import VideoJob
 from pipelines.preprocess.shots import ShotDetector, shot_of, shot_starts, with_cut_flags
 from pipelines.preprocess.transcripts import Transcript, WordTiming, parse_transcript
 from pipelines.preprocess.windows import clamp_to_shot, word_window

@@ -10,7 +10,7 @@ from pipelines.preprocess.detect_landmarks import DetectLandmarksFn
 from pipelines.preprocess.inputs import VideoInput
 from pipelines.preprocess.landmarks.face_tracks import FaceTrack
 from pipelines.preprocess.mean_face import mean_face
-from pipelines.preprocess.read_transcripts import VideoJob
+from pipelines.preprocess.video_job import VideoJob
 from pipelines.preprocess.transcripts import Transcript, parse_transcript
 from pipelines.preprocess.word_placement import PlacedWord, prepare_faces
 from tests import media

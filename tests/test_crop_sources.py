@@ -23,7 +23,7 @@ from pipelines.preprocess.crop_sources import CropSources, KeptFrame, Region, ke
 from pipelines.preprocess.detect_landmarks import DetectLandmarksFn
 from pipelines.preprocess.inputs import VideoInput, list_inputs
 from pipelines.preprocess.mean_face import mean_face
-from pipelines.preprocess.read_transcripts import VideoJob
+from pipelines.preprocess.video_job import VideoJob
 from pipelines.preprocess.transcripts import Transcript, parse_transcript
 from pipelines.preprocess.word_placement import PlacedWord
 from schemas.clip import CLIP_ID, FRAMES, decode_clip

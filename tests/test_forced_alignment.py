@@ -17,7 +17,7 @@ from pipelines.preprocess.audio import decode_audio
 from pipelines.preprocess.dead_letters import DEAD_LETTER
 from pipelines.preprocess.forced_alignment import CueAligner, cue_audio_span
 from pipelines.preprocess.inputs import VideoInput
-from pipelines.preprocess.read_transcripts import VideoJob
+from pipelines.preprocess.video_job import VideoJob
 from pipelines.preprocess.transcripts import Cue, Transcript, WordTiming, parse_transcript
 from tests import media
 
@@ -217,15 +217,17 @@ def test_a_cue_of_hours_is_refused_without_decoding_its_audio(monkeypatch):
     # 00:00 --> 09:59:59 would decode ten hours of audio into memory before aligning.
     job = _subtitle_job("lriq9a", media.sample_video("lriq9a"),
                         b"1\n00:00:00,640 --> 09:59:59,000\nLay red in Q nine again\n")
-    from pipelines.preprocess import align_subtitles
+    from pipelines.preprocess import transcript_alignment
 
     def no_decode(*args, **kwargs):
         raise AssertionError("the audio of an over-long cue was decoded")
 
-    monkeypatch.setattr(align_subtitles, "decode_audio", no_decode)
-    fn = align_subtitles.AlignSubtitlesFn()
-    fn.setup()
-    letters = [out.value for out in fn.process(job)]
+    monkeypatch.setattr(transcript_alignment, "decode_audio", no_decode)
+    aligner = transcript_alignment.TranscriptAligner()
+    aligner.load()
+    result = aligner.align(job)
+    assert result.job is None
+    letters = list(result.failures)
     assert [(f["word"], f["reason"]) for f in letters] == [
         (w, "cue_too_long") for w in ("lay", "red", "in", "q", "nine", "again")]
     assert "35999.4 s of audio" in letters[0]["detail"]  # the cue and 0.5 s after it

@@ -4,6 +4,7 @@ module imports the command-line package."""
 import ast
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -37,6 +38,40 @@ def test_training_with_a_warm_start_loads_no_beam_module(small_dataset, small_mo
     assert result.returncode == 0, result.stderr[-3000:]
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
     assert [m for m in loaded if m.startswith("apache_beam")] == [], loaded[:10]
+
+
+# Reads the sample video in a fresh process through the command line, as a user runs it,
+# then reports which Beam modules were loaded.
+_PREDICT_WITHOUT_BEAM = r"""
+import json, os, sys
+from lipflow.cli import main
+code = main(["predict", sys.argv[1], "--model", sys.argv[2], "--output", sys.argv[3]])
+print(json.dumps([code] + sorted(m for m in sys.modules if m.split(".")[0] in (
+    "apache_beam", "tensorflow_transform"))))
+sys.stdout.flush()
+os._exit(0)
+"""
+
+
+@pytest.mark.slow
+def test_predict_aligns_and_reads_a_video_without_loading_beam(small_model, tmp_path):
+    """A sentence-only transcript takes predict through the forced aligner too."""
+    from tests import media
+
+    video = tmp_path / "bbaf3s.mpg"
+    shutil.copyfile(media.sample_video("bbaf3s"), video)
+    (tmp_path / "bbaf3s.txt").write_text("Text:  BIN BLUE AT F THREE SOON\n", encoding="utf-8")
+    export = os.path.join(small_model, "export")
+    result = subprocess.run([sys.executable, "-c", _PREDICT_WITHOUT_BEAM, str(video),
+                             export, str(tmp_path / "out")], cwd=REPO, capture_output=True,
+                            text=True, check=False, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    code, *loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    assert code == 0, result.stderr[-3000:]
+    lines = [json.loads(line) for line in (tmp_path / "out" / "predictions.jsonl").open()]
+    assert [line.get("true_word") for line in lines if line.get("kind") == "word"] == [
+        "bin", "blue", "at", "f", "three", "soon"]
+    assert loaded == [], loaded[:10]
 
 
 def _imports(path: str) -> set[str]:

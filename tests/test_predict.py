@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipelines.evaluate.inference import read_vocabulary
+from schemas.export import read_vocabulary
 from pipelines.evaluate.read_clips import split_files
 from pipelines.preprocess import clipping
 from pipelines.preprocess.config import default
@@ -18,7 +18,7 @@ from pipelines.preprocess.crop_mouths import CropWordClipsFn
 from pipelines.preprocess.decode import DecodeReport, decode_frames
 from pipelines.preprocess.detect_landmarks import DetectLandmarksFn
 from pipelines.preprocess.inputs import VideoInput
-from pipelines.preprocess.read_transcripts import VideoJob
+from pipelines.preprocess.video_job import VideoJob
 from pipelines.preprocess.transcripts import Transcript, WordTiming, parse_transcript
 from pipelines.predict.model import load_model
 from pipelines.predict.predictor import Predictor
@@ -146,6 +146,14 @@ def test_the_command_writes_lines_a_page_and_an_annotated_video(export, serve, d
     assert "<script" not in page
     annotated = output / f"{WITH_TRANSCRIPT}.annotated.mp4"
     assert sum(1 for _ in decode_frames(str(annotated), DecodeReport())) == 75
+    # The words read are printed over the transcript's, one column per word.
+    printed = result.stdout.splitlines()
+    at = printed.index(next(p for p in printed if p.startswith(f"  {WITH_TRANSCRIPT}.mpg: ")))
+    read, truth = printed[at + 1].split()[1:], printed[at + 2].split()[1:]
+    assert truth == [line["true_word"] for line in worded]
+    assert read == [line["top"][0]["word"] for line in worded]
+    right = sum(line["correct"] for line in worded)
+    assert printed[at].endswith(f": {right} of {len(worded)} right")
 
 
 def test_a_bad_video_is_reported_and_the_others_still_read(export, tmp_path):

@@ -14,7 +14,7 @@ from pipelines.preprocess.decode import DecodeReport, decode_frames
 from pipelines.preprocess.inputs import VideoInput
 from pipelines.preprocess.landmarks import make_backend
 from pipelines.preprocess.landmarks.mesh_points import MESH_TO_IBUG, ibug_points
-from pipelines.preprocess.read_transcripts import VideoJob
+from pipelines.preprocess.video_job import VideoJob
 from pipelines.preprocess.transcripts import parse_transcript
 from pipelines.preprocess.video_tracks import track_faces
 from tests import media

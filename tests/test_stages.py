@@ -16,7 +16,8 @@ from pipelines.preprocess.crop_mouths import CropMouths
 from pipelines.preprocess.dead_letters import DEAD_LETTER, WriteDeadLetters
 from pipelines.preprocess.detect_landmarks import DetectLandmarks, DetectLandmarksFn
 from pipelines.preprocess.inputs import VideoInput
-from pipelines.preprocess.read_transcripts import ReadTranscripts, VideoJob
+from pipelines.preprocess.read_transcripts import ReadTranscripts
+from pipelines.preprocess.video_job import VideoJob
 from pipelines.preprocess.transcripts import Transcript, WordTiming, parse_transcript
 from tests import media
 

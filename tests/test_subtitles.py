@@ -11,7 +11,7 @@ import pytest
 from pipelines.preprocess.errors import RecordError
 from pipelines.preprocess.inputs import VideoInput, list_folder
 from pipelines.preprocess.manifest import words_seen_event
-from pipelines.preprocess.read_transcripts import VideoJob
+from pipelines.preprocess.video_job import VideoJob
 from pipelines.preprocess.transcripts import (TRANSCRIPT_SUFFIXES, BadCue, Cue, Transcript,
                                               WordTiming, normalise_cue_text, parse_transcript)
 from tests import media

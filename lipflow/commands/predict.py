@@ -108,6 +108,25 @@ def _write(args, predictor, done: list, failed: list) -> tuple[str, str]:
     return jsonl, page
 
 
+# Videos whose words read are printed beside their transcript; the rest are on the page.
+_SHOWN_VIDEOS = 5
+
+
+def _read_against_transcript(prediction) -> list[str]:
+    """The words read (top-1) over the transcript's, aligned word by word, for a video
+    whose segments are transcript words; [] otherwise."""
+    words = [line for line in prediction.lines if "top" in line and line.get("true_word")]
+    if not words:
+        return []
+    read = [line["top"][0]["word"] for line in words]
+    truth = [line["true_word"] for line in words]
+    widths = [max(len(a), len(b)) for a, b in zip(read, truth)]
+    right = sum(line.get("correct") is True for line in words)
+    return [f"  {os.path.basename(prediction.clips.video)}: {right} of {len(words)} right",
+            "    read:       " + " ".join(w.ljust(n) for w, n in zip(read, widths)).rstrip(),
+            "    transcript: " + " ".join(w.ljust(n) for w, n in zip(truth, widths)).rstrip()]
+
+
 def _summary(done: list, failed: list, jsonl: str, page: str) -> str:
     segments = sum(1 for p in done for line in p.lines if "top" in line)
     known = [line for p in done for line in p.lines if line.get("correct") is not None]
@@ -116,6 +135,8 @@ def _summary(done: list, failed: list, jsonl: str, page: str) -> str:
     if known:
         right = sum(1 for line in known if line["correct"])
         lines.append(f"  transcript words: {right} of {len(known)} right at top-1")
+    for prediction in done[:_SHOWN_VIDEOS]:
+        lines += _read_against_transcript(prediction)
     lines += [f"  page:        {page}", f"  predictions: {jsonl}"]
     return "\n".join(lines)
 

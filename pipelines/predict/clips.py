@@ -24,9 +24,10 @@ from pipelines.preprocess.config import PreprocessConfig
 from pipelines.preprocess.crop_sources import CropSources
 from pipelines.preprocess.decode import FrameRange
 from pipelines.preprocess.errors import RecordError
+from pipelines.preprocess.frame_plan import wanted_ranges
 from pipelines.preprocess.inputs import VideoInput, transcript_for
 from pipelines.preprocess.landmarks.base import LandmarkBackend
-from pipelines.preprocess.read_transcripts import VideoJob
+from pipelines.preprocess.video_job import VideoJob
 from pipelines.preprocess.transcripts import MAX_TRANSCRIPT_BYTES, parse_transcript
 from pipelines.preprocess.word_placement import PlacedWord, prepare_faces, video_word_times
 from pipelines.predict import segments
@@ -89,7 +90,7 @@ class VideoWords:
 
 def read_transcript(video: str, transcript: str, aligner=None) -> VideoWords:
     """The video's job with timed words (subtitles and sentence-only transcripts aligned by
-    `aligner`: an AlignSubtitlesFn set up, or a function returning one, called only when
+    `aligner`: a loaded TranscriptAligner, or a function returning one, called only when
     the transcript needs it); RecordError for a transcript that cannot be read."""
     with open(transcript, "rb") as handle:
         parsed = parse_transcript(handle.read(MAX_TRANSCRIPT_BYTES + 1),
@@ -99,15 +100,10 @@ def read_transcript(video: str, transcript: str, aligner=None) -> VideoWords:
         return VideoWords(job)
     if aligner is None:
         raise ValueError("a subtitle or sentence-only transcript needs an aligner")
-    if callable(aligner) and not hasattr(aligner, "process"):
+    if callable(aligner) and not hasattr(aligner, "align"):
         aligner = aligner()
-    failures, aligned = [], None
-    for out in aligner.process(job):
-        if isinstance(out, VideoJob):
-            aligned = out
-        else:
-            failures.append((out.value["reason"], out.value["detail"]))
-    return VideoWords(aligned, tuple(failures))
+    result = aligner.align(job)
+    return VideoWords(result.job, tuple((f["reason"], f["detail"]) for f in result.failures))
 
 
 def _transcript_spans(job: VideoJob, faces, fps: float) -> list[clipping.SpeechSpan]:
@@ -120,8 +116,6 @@ def _transcript_spans(job: VideoJob, faces, fps: float) -> list[clipping.SpeechS
 
 def _ranges(job: VideoJob | None, config: PreprocessConfig, video_start: float,
             context: int | None = None):
-    from pipelines.preprocess.detect_landmarks import wanted_ranges
-
     if job is None:
         return None
     return wanted_ranges(job, config, video_start, FrameRange(video_start=video_start), context)

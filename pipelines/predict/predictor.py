@@ -82,10 +82,10 @@ class Predictor:
     def _aligner_for(self):
         """The forced aligner, set up the first time a transcript needs it."""
         if self._aligner is None:
-            from pipelines.preprocess.align_subtitles import AlignSubtitlesFn
+            from pipelines.preprocess.transcript_alignment import TranscriptAligner
 
-            self._aligner = AlignSubtitlesFn()
-            self._aligner.setup()
+            self._aligner = TranscriptAligner()
+            self._aligner.load()
         return self._aligner
 
     def _words(self, video: str) -> clips.VideoWords | None:

@@ -26,7 +26,7 @@ from pipelines.preprocess.config import PreprocessConfig
 from pipelines.preprocess.dead_letters import COUNTER_NAMESPACE, DEAD_LETTER, dead_letter, failure
 from pipelines.preprocess.decode import FrameRange, check_video_file, decode_thumbnails
 from pipelines.preprocess.errors import RecordError
-from pipelines.preprocess.read_transcripts import VideoJob, VideoPlan
+from pipelines.preprocess.video_job import VideoJob, VideoPlan
 from pipelines.preprocess.shots import CutRule, ShotDetector, shot_starts
 from pipelines.storage import local_copy
 

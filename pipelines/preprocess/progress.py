@@ -14,7 +14,7 @@ from functools import partial
 
 from pipelines.human_time import duration
 from pipelines.preprocess.dead_letters import DEAD_LETTER
-from pipelines.preprocess.read_transcripts import VideoJob
+from pipelines.preprocess.video_job import VideoJob
 from pipelines.progress import Counts, Event, RecordProgress
 
 

@@ -3,67 +3,19 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from pipelines.preprocess.audio import MediaInfo
-from pipelines.preprocess.chunks import Chunk
 from pipelines.preprocess.dead_letters import COUNTER_NAMESPACE, DEAD_LETTER, dead_letter, failure
 from pipelines.preprocess.errors import RecordError
 from pipelines.preprocess.inputs import VideoInput
-from pipelines.preprocess.transcripts import (MAX_TRANSCRIPT_BYTES, TRANSCRIPT_SUFFIXES, Transcript,
+from pipelines.preprocess.transcripts import (MAX_TRANSCRIPT_BYTES, TRANSCRIPT_SUFFIXES,
                                               parse_transcript)
+from pipelines.preprocess.video_job import VideoJob
 
 STAGE = "read_transcript"
-
-
-@dataclass(frozen=True)
-class VideoPlan:
-    """What planning found out about a video, and which part of it this work item covers.
-
-    `media`: the probe (video start on the container clock, audio, duration). For a
-    programme cut into chunks, `num_frames` and `shot_starts` come from the cut scan of
-    the whole video and `chunk` is the part to decode; for a short video all three are
-    None (one work item; shots are found while tracking). `word_indices`: the
-    transcript words this item owns.
-    """
-
-    media: MediaInfo
-    word_indices: tuple[int, ...]
-    num_frames: int | None = None
-    shot_starts: tuple[int, ...] | None = None
-    chunk: Chunk | None = None
-
-
-@dataclass(frozen=True)
-class VideoJob:
-    """A video with its parsed transcript, ready for landmark detection.
-
-    `plan` is None until PlanChunks has run; without one the whole video and every
-    word is one work item.
-    """
-
-    input: VideoInput
-    transcript: Transcript
-    plan: VideoPlan | None = None
-
-    def word_number(self, position: int) -> int:
-        """The number of `transcript.words[position]` in the transcript's word numbering.
-
-        Words aligned from subtitle cues keep the number they had among all cue words
-        (failed ones included); other words are numbered by position.
-        """
-        number = getattr(self.transcript.words[position], "word_index", -1)
-        return position if number is None or number < 0 else int(number)
-
-    @property
-    def word_indices(self) -> tuple[int, ...]:
-        if self.plan is None:
-            return tuple(range(len(self.transcript.words)))
-        return self.plan.word_indices
 
 
 def _read_bytes(path: str, limit: int) -> bytes:
