@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO := out/demo
 
-.PHONY: install browser tools demo test lock clean
+.PHONY: install browser tools schedulers demo test lock clean
 
 $(BIN)/.installed: requirements.lock setup.py
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "lipflow needs Python 3.11 (found %s); set PYTHON=python3.11" % sys.version.split()[0])'
@@ -48,7 +48,18 @@ tools: browser
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends shellcheck; \
 	fi
 
-test: install tools
+# The schedulers' own environments, kept apart from .venv/ as on their machines: the tests
+# import the Airflow DAG and compile the Vertex pipeline in them.
+.venv-%/.installed: infra/schedules/%.lock
+	$(PYTHON) -m venv .venv-$*
+	.venv-$*/bin/pip install --quiet --upgrade pip==25.3
+	.venv-$*/bin/pip install --quiet --no-deps -r $<
+	.venv-$*/bin/pip check
+	touch $@
+
+schedulers: .venv-airflow/.installed .venv-kfp/.installed
+
+test: install tools schedulers
 	$(BIN)/python -m pytest -q tests
 
 lock: install
@@ -56,4 +67,4 @@ lock: install
 	 $(BIN)/pip freeze --exclude-editable | grep -v '^lipflow') > requirements.lock
 
 clean:
-	rm -rf $(VENV) out
+	rm -rf $(VENV) .venv-airflow .venv-kfp out

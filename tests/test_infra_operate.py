@@ -3,7 +3,6 @@ the same `lipflow retrain` / `lipflow train` with flags the commands accept, and
 schedulers stay out of the core install."""
 
 import ast
-import importlib.util
 import json
 import os
 import re
@@ -82,16 +81,42 @@ def test_airflow_dag_parses_and_names_only_retrain_options():
     assert "airflow.providers.apache.beam.operators.beam" in imported
 
 
-@pytest.mark.skipif(importlib.util.find_spec("airflow") is None,
-                    reason="Airflow is not installed (infra/schedules/requirements.txt)")
+def _scheduler_python(name: str) -> str:
+    """The Python of a scheduler's own environment (`make schedulers` builds it from
+    infra/schedules/NAME.lock), as on the machine that runs the scheduler."""
+    python = os.path.join(REPO, f".venv-{name}", "bin", "python")
+    if not os.path.exists(python):
+        if os.environ.get("LIPFLOW_SKIP_SCHEDULERS") == "1":
+            pytest.skip(f"LIPFLOW_SKIP_SCHEDULERS=1 and no .venv-{name}/")
+        pytest.fail(f".venv-{name}/ is missing: run `make schedulers` (or set "
+                    "LIPFLOW_SKIP_SCHEDULERS=1 to skip this check)")
+    return python
+
+
+def _run_in(name: str, code: str, *args: str) -> str:
+    result = subprocess.run([_scheduler_python(name), "-c", code, *args], capture_output=True,
+                            text=True, timeout=300, cwd=REPO,
+                            env={**os.environ, "PYTHONPATH": REPO})
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+_DAG_TASKS = r"""
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("lipflow_dag", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+print(json.dumps([[t.task_id, t.__class__.__name__] for t in module.dag.topological_sort()]))
+"""
+
+
 def test_airflow_dag_imports_with_its_tasks_in_order():
-    spec = importlib.util.spec_from_file_location("lipflow_dag",
-                                                  os.path.join(SCHEDULES, "airflow_dag.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    dag = module.dag
-    assert [t.task_id for t in dag.topological_sort()] == [
-        "preprocess_new_videos", "rebuild_dataset", "train_candidate", "evaluate_and_gate"]
+    out = _run_in("airflow", _DAG_TASKS, os.path.join(SCHEDULES, "airflow_dag.py"))
+    tasks = json.loads(out.strip().splitlines()[-1])
+    assert tasks == [["preprocess_new_videos", "BeamRunPythonPipelineOperator"],
+                     ["rebuild_dataset", "BeamRunPythonPipelineOperator"],
+                     ["train_candidate", "BashOperator"],
+                     ["evaluate_and_gate", "BeamRunPythonPipelineOperator"]]
 
 
 def test_retrain_step_file_runs_the_same_command(tmp_path):
@@ -121,14 +146,30 @@ def test_vertex_pipeline_parses_and_passes_only_retrain_flags():
     assert [s for s in choices if s and s in steps] == list(steps[:-1])  # the cycle's order
 
 
-@pytest.mark.skipif(importlib.util.find_spec("kfp") is None,
-                    reason="kfp is not installed (infra/schedules/requirements.txt)")
-def test_vertex_pipeline_compiles(tmp_path):
-    from infra.schedules import vertex_pipeline
+_COMPILE = r"""
+import sys
+from infra.schedules import vertex_pipeline
+vertex_pipeline.main(["--image", "IMAGE", "--bucket", "b", "--compile", sys.argv[1]])
+"""
 
-    vertex_pipeline.main(["--image", "IMAGE", "--bucket", "b", "--compile",
-                          str(tmp_path / "p.yaml")])
-    assert "lipflow" in (tmp_path / "p.yaml").read_text()
+
+def test_vertex_pipeline_compiles_to_four_retrain_steps_in_order(tmp_path):
+    spec_path = tmp_path / "p.yaml"
+    _run_in("kfp", _COMPILE, str(spec_path))
+    spec = yaml.safe_load(spec_path.read_text())
+    executors = spec["deploymentSpec"]["executors"].values()
+    assert [e["container"]["command"] for e in executors] == [["lipflow", "retrain"]] * 4
+    assert {e["container"]["image"] for e in executors} == {"IMAGE"}
+    tasks = spec["root"]["dag"]["tasks"]
+    untils = {name: task["inputs"]["parameters"]["until"]["runtimeValue"]["constant"]
+              for name, task in tasks.items()}
+    order, after = [], None
+    while len(order) < len(tasks):  # follow the dependencies from the first step
+        (name,) = [n for n, t in tasks.items() if t.get("dependentTasks", [None])[0] == after
+                   or (after is None and "dependentTasks" not in t)]
+        order.append(untils[name])
+        after = name
+    assert order == ["preprocessed", "dataset_built", "trained", ""]
 
 
 def test_schedulers_stay_out_of_the_core_install_and_resolve_with_protobuf_6():

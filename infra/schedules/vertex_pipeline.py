@@ -12,8 +12,8 @@ work folder is a plain path there and each step resumes from its state.json.
 runs it (Cloud Scheduler is used by Vertex underneath; nothing else to set up).
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: kfp reads the components' parameter types from
+# their annotations, which must be types, not strings.
 import argparse
 
 from kfp import compiler, dsl
