@@ -16,11 +16,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import tensorflow as tf
 
+from pipelines.preprocess.write_clips import KILL_AFTER_RECORDS_ENV
 from schemas.clip import CLIP_ID, decode_clip
 from tests import media
 from trainer.input import InputConfig, load_stats, make_dataset, split_files
@@ -44,17 +44,14 @@ def _preprocess(source, output, *extra) -> None:
 
 
 def _killed_while_writing_clips(source, output) -> None:
-    """Starts the command and kills it (SIGKILL) once it has begun writing train clips (Beam's
-    temporary files), so the rerun starts over a half-written folder."""
-    process = subprocess.Popen(_command(source, output), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and process.poll() is None:
-        if glob.glob(os.path.join(output, "train", "beam-temp-clips-*")):
-            break
-        time.sleep(0.05)
-    process.kill()
-    assert process.wait(timeout=60) == -signal.SIGKILL, "the run ended before it was killed"
+    """Runs the command with the sink's kill hook: it kills itself (SIGKILL) after writing 5
+    of its 12 records into Beam's temporary files, so the rerun starts over a half-written
+    folder."""
+    result = subprocess.run(_command(source, output), capture_output=True, text=True,
+                            check=False, timeout=600,
+                            env={**os.environ, KILL_AFTER_RECORDS_ENV: "5"})
+    assert result.returncode == -signal.SIGKILL, result.stderr[-3000:]
+    assert glob.glob(os.path.join(output, "train", "beam-temp-clips-*", "*"))
     assert not os.path.exists(os.path.join(output, "dataset_info.json"))
 
 

@@ -15,6 +15,8 @@ which the trainer reads without inflating (benchmarks/results/input_pipeline.jso
 from __future__ import annotations
 
 import gzip
+import os
+import signal
 import struct
 
 import apache_beam as beam
@@ -29,6 +31,17 @@ from schemas.layout import CLIP_FILE_SUFFIXES, COMPRESSIONS
 
 CLIP_FILE_SUFFIX = CLIP_FILE_SUFFIXES["gzip"]
 _CRC_MASK_DELTA = 0xA282EAD8
+# Tests set this to N to have the process kill itself (SIGKILL, as a crash would) once it
+# has written N records into temporary clip files, leaving a half-written folder behind.
+KILL_AFTER_RECORDS_ENV = "LIPFLOW_TEST_KILL_AFTER_RECORDS"
+_records_written = 0
+
+
+def _kill_hook() -> None:
+    global _records_written
+    _records_written += 1
+    if _records_written == int(os.environ.get(KILL_AFTER_RECORDS_ENV) or 0):
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _masked_crc32c(data: bytes) -> int:
@@ -76,6 +89,7 @@ class PlainTFRecordSink(filebasedsink.FileBasedSink):
 
     def write_encoded_record(self, file_handle, encoded_value):
         file_handle.write(tfrecord_frame(encoded_value))
+        _kill_hook()
 
 
 class GzipTFRecordSink(PlainTFRecordSink):
