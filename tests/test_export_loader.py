@@ -64,3 +64,16 @@ def test_evaluate_refuses_a_vocabulary_changed_after_the_job_read_it(export, tmp
     (copy / "vocabulary.txt").write_text("\n".join(reversed(words)) + "\n", encoding="utf-8")
     with pytest.raises(ValueError, match="changed while the job ran"):
         handler.load_model()
+
+
+SHIPPED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                       "data", "models", "grid_s1_words")
+
+
+def test_the_shipped_grid_model_loads_and_this_lipflow_can_cut_its_clips():
+    """The demo's model, as a fresh clone holds it (no model.keras, no empty assets/)."""
+    model = load_model(SHIPPED)
+    assert len(model.vocabulary) == 51 and {"bin", "lay", "place", "set"} <= set(model.vocabulary)
+    size = sum(os.path.getsize(os.path.join(root, name))
+               for root, _, names in os.walk(SHIPPED) for name in names)
+    assert size < 10e6
