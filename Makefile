@@ -76,8 +76,11 @@ tools: browser
 
 schedulers: .venv-airflow/.installed .venv-kfp/.installed
 
+# Test files are shared out whole between TEST_WORKERS processes (a file's fixtures are
+# built once); --durations lists the slowest tests at the end.
+TEST_WORKERS ?= 2
 test: install tools schedulers
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=25 tests
 
 lock: install
 	(echo "# Exact pins of every package lipflow installs (Python 3.11). Remake with: make lock"; \

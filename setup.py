@@ -39,7 +39,7 @@ setup(
         # The design's FAN landmark model; downloads its weights on first use. All its
         # packages are pinned in infra/dataflow/requirements-fan.lock (the GPU image).
         "fan": ["face-alignment==1.5.0", "torch==2.13.0"],
-        "test": ["pytest==9.2.0", "gcp-storage-emulator==2026.7.19"],
+        "test": ["pytest==9.2.0", "pytest-xdist==3.8.0", "gcp-storage-emulator==2026.7.19"],
     },
     entry_points={"console_scripts": ["lipflow=lipflow.cli:run"]},
 )
