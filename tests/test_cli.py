@@ -66,6 +66,8 @@ def test_preprocess_then_contact_sheet(tmp_path):
     manifest = json.load(open(output / "manifest.json"))
     assert manifest["words"]["written"] == 12 and manifest["balanced"]
     assert "Traceback" not in result.stderr
+    # Nothing warns, tf.Transform included: it is fed record batches, not instance dicts.
+    assert [line for line in result.stderr.splitlines() if "WARNING" in line] == []
 
     sheet = tmp_path / "sheet.png"
     drawn = lipflow("contact-sheet", "--data", str(output), "--output", str(sheet), "--clips", "4")
