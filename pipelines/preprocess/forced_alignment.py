@@ -9,23 +9,14 @@ Audio. The caller cuts 16 kHz mono int16 audio from `cue.start - 0.5 s` to
 late still holds its speech; every word time returned is on the container clock
 (`audio_start + frame / 100`, pocketsphinx frames are 10 ms).
 
-Dictionary. Every word must be in the decoder's dictionary (there are no letter-to-sound
-rules inside pocketsphinx). A word that is not stands in the text as `UNKNOWN_WORD`,
-pronounced as one "any speech" phone (`+SPN+`): it can be as short as 30 ms (a word in the
-text that is not said) or stretch over a whole word, so its neighbours still align. The
-unknown word itself is a failure "not_in_dictionary". Rule-based pronunciations were
-measured and rejected (benchmark below, 60 sentences, bare decoder): with a made-up word
-inserted into the text (not said), letter-to-sound phones let 2 of 60 alignments through
-(every phone needs at least 30 ms), `+SPN+` 59 of 60; with the said digit replaced by
-the made-up word, letter-to-sound 22 of 60, `+SPN+` 60 of 60.
+Dictionary. Every word must be in the decoder's dictionary (pocketsphinx has no
+letter-to-sound rules). A word that is not stands in the text as `UNKNOWN_WORD`, pronounced
+as one "any speech" phone (`+SPN+`), so its neighbours still align; it fails as
+"not_in_dictionary".
 
-Scores. pocketsphinx reports each aligned word's acoustic log-likelihood (natural log);
-divided by the word's frames it is the word's score, nats per 10 ms frame, higher is
-better. A cue's score is the frame-weighted mean over its dictionary words. Confidence in
-[0, 1] is a logistic function of the word score, fitted on the calibration below (right
-words against words of another sentence), so 0.5 is where the two are equally likely.
-A word whose score underflows the decoder's floating point (exp(score) == 0) gets score
--inf and confidence 0; in a cue score it counts at the floor ln(5e-324) = -744.4.
+Scores. A word's score is its acoustic log-likelihood per 10 ms frame; a cue's is the
+frame-weighted mean over its dictionary words; a word's confidence in [0, 1] is a logistic
+function of its score.
 
 Outcomes, per cue (every word of the cue fails with the cue-level reason):
 - "cue_outside_audio": no audio at or after the cue's start (past the end of the file).
@@ -34,43 +25,11 @@ Outcomes, per cue (every word of the cue fails with the cue-level reason):
 - "cue_text_mismatch": the best path covers only the first k words of the text (the
   speech stops following the text), or the cue score is below `min_cue_score`.
 Per word: "not_in_dictionary"; "low_alignment_confidence" when its score is below
-`min_word_score`. "no_audio_stream" and audio decode errors are the caller's (the
-align-subtitles stage), which fails every word of the video's cues with that reason.
+`min_word_score`. "no_audio_stream" and audio decode errors are the caller's
+(transcript_alignment.py), which fails every word of the video's cues with that reason.
 
-Calibration: benchmarks/alignment.py, 60 clips of GRID speaker 1 (seed 0; results in
-benchmarks/results/alignment.json). Each sentence is one cue timed from its first word's
-start to its last word's end, aligned with its own text ("right"), with the text of the
-sentence sharing the fewest words with it ("wrong"), and with its digit replaced by
-another digit ("substituted").
-- Right text: 60 of 60 aligned end to end; word boundaries against GRID's: median error
-  20 ms, 84.4% within 40 ms (1 video frame), 95.6% within 80 ms (2 frames at 25 fps).
-- Wrong text: 26 complete paths, 33 partial, 1 no path even with the wide beam. Cue
-  scores: right -2.45 to -1.08, wrong (complete) -6.36 to -3.68. Rule: `min_cue_score`
-  is the midpoint of the gap between the lowest right and the highest wrong cue score
-  (the minimum-error point if they overlap): -3.06. With it, 60 of 60 wrong-text cues
-  are dead letters (59 "cue_text_mismatch", 1 "alignment_failed"), 0 of 60 right cues.
-  The right tail is longer than 60 clips show: sample clip pgwzzp, where the speaker
-  says "zed" for "z", scores -3.15 with its own text and is rejected.
-- Word scores: right words median -1.56, 1st percentile -6.72, 5th -4.84; substituted
-  digits median -6.49. Rule: `min_word_score` is the 1st percentile of right-word
-  scores, -6.72: it gives up 1.1% of right words and catches 47% of substituted words
-  (the 5th percentile, -4.84, would give up 5.0% and catch 81%; the 10th, -3.65, 10% and
-  91%). The dead-letter threshold is the lenient one because the low scorers among right
-  words are mostly short function words ("at", "in", "with") said quickly, and because
-  each kept word carries its `confidence` into its clip record, where a later filter can
-  be stricter. Right words scoring low are not worse timed (all 8 boundaries of those
-  below the threshold are within 80 ms): a low score says the word is not said as
-  written, not that it is misplaced.
-- Confidence: logistic fit of right against wrong-text word scores, midpoint -3.17,
-  scale 0.84; a word at `min_word_score` has confidence 0.014, at the 5th percentile of
-  right words 0.12.
-- "zorblax" inserted (not said) after the 3rd word: 60 of 60 aligned, its neighbours'
-  boundaries median 20 ms, 94.4% within 80 ms.
-- Speed: the right-text pass ran at 27x real time on one core of a 2-core machine with a
-  load average above 4 (other work); the two decoders load in under a second.
-GRID is one speaker reading six-word commands in a quiet room: broadcast speech, music and
-overlapping speakers will score lower, so watch the reasons' counts in the manifest when
-aligning a new source and re-run the benchmark on its data if it has word alignments.
+How the thresholds and the confidence were chosen on GRID, with the figures:
+docs/results/calibration.md (Forced alignment).
 """
 
 from __future__ import annotations
