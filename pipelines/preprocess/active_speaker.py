@@ -16,38 +16,8 @@ The track with the highest score is chosen when it beats the runner-up by at lea
 `min_margin`; otherwise the word is ambiguous and must become a dead letter rather
 than a crop of the wrong person. A single candidate is chosen without audio.
 
-Calibration (`benchmarks/active_speaker.py`, figures in
-`benchmarks/results/active_speaker.json`): GRID speaker 1, all 390 clips (2,340 words),
-dlib landmarks with the preprocess job's tracker settings. Each word of a clip A is
-scored for A's mouth against A's audio, and for the mouth of the same person saying
-another sentence (clip B, the hardest distractor), with B in step with A ("same
-timing") or moved so that one of its own words sits on A's word ("different timing").
-Settings were chosen on half of the clips (1,170 words) and are reported on the other
-half, held out:
-
-- chosen: outer lips, 3-frame average then difference, max_lag 1, span 75 frames
-  (3 s centred on the word), min_margin 0.16 (the smallest threshold from which the
-  precision among kept words stays >= 98% in both timings of the selection half);
-- held out, same timing: 92.1% of all words pick the speaker; with min_margin 0.16,
-  75.6% of words are kept at 98.1% precision (95% interval 97.0-98.8%);
-- held out, different timing: 94.1% of all words; 82.1% kept at 98.4% precision
-  (97.4-99.1%).
-
-What lost, as coverage at >= 98% precision on the selection half (mean of the two
-timings; the chosen setting has 75%): the inner-lip gap, at best 62%; the 29-frame word
-window, at best 41% (the first cheap check, inner lips, plain differences, lag 1, word
-window: 86.5% / 83.8% accuracy, 16% coverage); plain differences 75% over the whole
-sentence but 70% over 75 frames; a 5-frame average 43%; max_lag 2 or more, at best 48%
-(the maximum over more lags lifts the wrong face as much as the right one); raw signals
-4%, absolute differences 2%; and openings from the job's 12-frame smoothed landmarks
-never reach 98% (that smoothing is for steady crops and erases the mouth's motion:
-score the unsmoothed track).
-
-Limits: GRID clips last 3 s, so a 75-frame span is nearly the whole clip and longer
-spans could not be measured; in broadcast a 3 s span can cross a change of speaker,
-which lowers the margin (refusal, not measured here). The distractor is a second
-recording of the same face, not a real split screen. The 98% holds as a point
-estimate; the lower ends of the 95% intervals are about 97%.
+How the measure and its settings were chosen on GRID, with the figures and the settings
+that lost: docs/results/calibration.md (The speaking face).
 
 Pure numpy; no Beam, no TensorFlow.
 """
