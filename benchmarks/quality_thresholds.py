@@ -67,17 +67,17 @@ class Cutter:
     """Cuts a video's clips as predict does, and measures each as the job does."""
 
     def __init__(self):
-        from pipelines.preprocess.align_subtitles import AlignSubtitlesFn
         from pipelines.preprocess.config import PreprocessConfig
         from pipelines.preprocess.landmarks import make_backend
         from pipelines.preprocess.mean_face import mean_face
+        from pipelines.preprocess.transcript_alignment import TranscriptAligner
 
         # Every face is measured, however small: the size floor is one of the choices.
         self.config = dataclasses.replace(PreprocessConfig(), min_face_size=0.0)
         self.backend = make_backend(self.config.landmarks)
         self.backend.load()
-        self.aligner = AlignSubtitlesFn()
-        self.aligner.setup()
+        self.aligner = TranscriptAligner()
+        self.aligner.load()
         self.reference = mean_face()
 
     def _words(self, path: str):

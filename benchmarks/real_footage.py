@@ -112,12 +112,27 @@ def _read_words(path, aligner):
         return None, f"{err.reason}: {err.detail}"
 
 
+def _loaded_aligner():
+    """The forced aligner that predict takes in the tree under test: TranscriptAligner, or
+    in trees older than it the align-subtitles DoFn, set up."""
+    try:
+        from pipelines.preprocess.transcript_alignment import TranscriptAligner
+    except ImportError:
+        from pipelines.preprocess.align_subtitles import AlignSubtitlesFn
+
+        aligner = AlignSubtitlesFn()
+        aligner.setup()
+        return aligner
+    aligner = TranscriptAligner()
+    aligner.load()
+    return aligner
+
+
 def worker(videos: list[str], landmarks: str | None, output: str) -> None:
     """Runs inside the tree under test (its `pipelines` first on sys.path)."""
     import dataclasses
 
     from pipelines.preprocess import clipping
-    from pipelines.preprocess.align_subtitles import AlignSubtitlesFn
     from pipelines.preprocess.config import PreprocessConfig
     from pipelines.preprocess.landmarks import make_backend
     from pipelines.preprocess.mean_face import mean_face
@@ -127,8 +142,7 @@ def worker(videos: list[str], landmarks: str | None, output: str) -> None:
         config = dataclasses.replace(config, landmarks=landmarks)
     backend = make_backend(config.landmarks)
     backend.load()
-    aligner = AlignSubtitlesFn()
-    aligner.setup()
+    aligner = _loaded_aligner()
     reference = mean_face()
     result = {"landmarks": config.landmarks, "videos": {}}
     for path in videos:
