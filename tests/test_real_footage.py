@@ -190,3 +190,23 @@ def test_a_sentence_only_transcript_gives_timed_words(tmp_path):
         assert aligned.start == pytest.approx(truth.start, abs=0.1)
         assert aligned.end == pytest.approx(truth.end, abs=0.1)
         assert 0.0 < aligned.confidence <= 1.0
+
+
+def test_the_real_footage_benchmark_reads_a_sentence_only_transcript(tmp_path):
+    """The benchmark's worker cuts clips through predict's functions, in the tree under
+    test: with a `Text:` transcript its segments are the sentence's words, timed."""
+    import os
+    import shutil
+    import sys
+
+    repo = media.REPO
+    sys.path.insert(0, os.path.join(repo, "benchmarks"))
+    import real_footage
+
+    video = tmp_path / "bbaf3s.mpg"
+    shutil.copyfile(media.sample_video("bbaf3s"), video)
+    (tmp_path / "bbaf3s.txt").write_text("Text:  BIN BLUE AT F THREE SOON\n", encoding="utf-8")
+    result = real_footage.run_worker(repo, [str(video)], "mesh")["videos"][str(video)]
+    assert "error" not in result and result["transcript_error"] is None, result.get("error")
+    words = [s for s in result["segments"] if s["kind"] == "word"]
+    assert len(words) == 6 and all(s["end"] > s["start"] for s in words)
