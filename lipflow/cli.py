@@ -8,7 +8,7 @@ import os
 import sys
 
 from lipflow.commands import contact_sheet, evaluate, predict, preprocess, retrain, train
-from lipflow.unknown_flags import not_understood, option_strings, refusal
+from lipflow.unknown_flags import beam_parser, not_understood, option_strings, refusal
 
 # The jobs that run on Beam: flags they do not define go on to Beam's options.
 BEAM_COMMANDS = ("preprocess", "evaluate", "retrain")
@@ -70,8 +70,6 @@ def _refuse_unknown_flags(args: argparse.Namespace, unknown: list[str]) -> None:
     command_parser = args.command_parser
     valid = [command_parser]
     if args.command in BEAM_COMMANDS:
-        from lipflow.unknown_flags import beam_parser
-
         valid.append(beam_parser())
         if args.command == "retrain":  # retrain hands preprocess's flags to each batch
             from pipelines.preprocess.flags import add_preprocess_arguments

@@ -8,26 +8,19 @@ what `evaluate` and any server get from the same crops.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 import numpy as np
 
 from schemas.clip import SCHEMA_VERSION
 from schemas.contract import PreprocessingContract, mean_face_version
-from schemas.export import load_export
+from schemas.export import Export, load_export
 
 _LOG = logging.getLogger(__name__)
 BATCH = 32  # clips per model call
 
 
-@dataclass
-class LoadedModel:
-    """The `serve` signature of an export, its label order and its preprocessing contract."""
-
-    export_dir: str
-    serve: object
-    vocabulary: list[str]
-    contract: PreprocessingContract
+class LoadedModel(Export):
+    """An export loaded for prediction: its `serve` signature, label order and contract."""
 
     def probabilities(self, frames: np.ndarray, masks: np.ndarray) -> np.ndarray:
         """float32 [N, classes] for uint8 frames [N, T, S, S] and boundary masks [N, T]."""
@@ -68,4 +61,4 @@ def load_model(export_dir: str) -> LoadedModel:
     devices = [d.name for d in tf.config.list_logical_devices("GPU")]
     _LOG.info("model %s: %d words, %s", export_dir, len(export.vocabulary),
               f"on {devices[0]}" if devices else "on the CPU")
-    return LoadedModel(export_dir, export.serve, export.vocabulary, export.contract)
+    return LoadedModel(export.export_dir, export.serve, export.vocabulary, export.contract)
